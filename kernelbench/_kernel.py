@@ -1,0 +1,283 @@
+"""``Kernel``: a Helion kernel made first-class for notebooks (run, read its Triton, check, tune)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
+
+import helion
+import torch
+
+from ._check import (
+    CheckReport,
+    TrialCheck,
+    check_structure,
+    compare,
+    flatten_outputs,
+    fresh_inputs,
+    native_reference,
+    poisoned,
+    reference,
+)
+from ._device import DEVICE, device_name
+from ._errors import CheckError, ConfigError, KernelbenchError
+from ._settings import settings
+from ._source import helion_error_to_definition_error
+
+__all__ = ["Kernel", "kernel", "parse_config", "signature_of"]
+
+ConfigLike = helion.Config | dict[str, Any] | str
+
+
+def parse_config(config: ConfigLike) -> helion.Config:
+    """A ``helion.Config`` from a Config, a dict of knobs, or Helion's JSON text."""
+    if isinstance(config, helion.Config):
+        return config
+    if isinstance(config, str):
+        try:
+            data = json.loads(config)
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                f"config is not valid JSON ({error.msg} at column {error.colno}); write it as e.g. "
+                '\'{"block_sizes": [32], "num_warps": 4}\''
+            ) from None
+        config = data
+    if not isinstance(config, dict):
+        raise ConfigError(f"a config must be a JSON object of knobs, got {type(config).__name__}")
+    return helion.Config(**config)
+
+
+def signature_of(args: Sequence[Any]) -> tuple[Any, ...]:
+    """What a tuned config is keyed by: shapes, dtypes and strides of tensors; other values as is."""
+    sig: list[Any] = []
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            sig.append((tuple(a.shape), str(a.dtype).removeprefix("torch."), tuple(a.stride())))
+        else:
+            sig.append(repr(a))
+    return tuple(sig)
+
+
+@contextlib.contextmanager
+def _quiet_helion() -> Iterator[None]:
+    """Helion's tracing logs internal failures through torch's loggers before raising its own error."""
+    loggers = [logging.getLogger(n) for n in ("torch._subclasses.fake_tensor", "helion")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+class Kernel:
+    """A Helion kernel in a notebook or script.
+
+    Calling it runs the active config: the pinned one (``--config``, ``pin()``, or the decorator's
+    single ``config=``), else the best this session (or the run store) knows for these argument
+    shapes, else Helion's default config. Helion's own autotuner never runs behind your back.
+    """
+
+    def __init__(self, helion_kernel: helion.Kernel, *, name: str | None = None) -> None:
+        if not isinstance(helion_kernel, helion.Kernel):
+            helion_kernel = helion.kernel(helion_kernel)
+        self.helion_kernel = helion_kernel
+        self.fn: Callable[..., Any] = helion_kernel.fn
+        self.name = name or self.fn.__name__
+        configs = list(helion_kernel.configs)
+        self.pinned: helion.Config | None = parse_config(configs[0]) if len(configs) == 1 else None
+        self.seed_configs: list[helion.Config] = [parse_config(c) for c in configs] if len(configs) > 1 else []
+        self.best: dict[tuple[Any, ...], helion.Config] = {}
+        self._knobs: list[str] | None = None
+        self._last_signature: tuple[Any, ...] | None = None
+        try:
+            self.source = inspect.getsource(self.fn)
+        except (OSError, TypeError):
+            self.source = ""
+        self.source_hash = hashlib.sha256(self.source.encode()).hexdigest()[:16]
+
+    # ---------------------------------------------------------------------------------------------
+    # Binding and configs
+
+    def bind(self, *args: Any) -> Any:
+        """Helion's ``BoundKernel`` for these arguments; Helion errors point at the source line."""
+        if not args:
+            raise KernelbenchError(f"{self.name} needs its arguments to be specialised: call bind(x, ...)")
+        try:
+            with _quiet_helion():
+                bound = self.helion_kernel.bind(tuple(args))
+        except helion.exc.Base as error:
+            raise helion_error_to_definition_error(error, self.name) from None
+        if self._knobs is None:
+            self._knobs = sorted(bound.config_spec.default_config().config)
+        self._last_signature = signature_of(args)
+        return bound
+
+    def knobs(self, *args: Any) -> list[str]:
+        """The names of the knobs Helion exposes for these arguments (last bound, if none given)."""
+        if args:
+            self.bind(*args)
+        return list(self._knobs or [])
+
+    def default_config(self, *args: Any) -> helion.Config:
+        """Helion's default config for these arguments on this device."""
+        return self.bind(*args).config_spec.default_config()
+
+    def pin(self, config: ConfigLike | None) -> None:
+        """Make ``config`` the config every call uses (``None`` un-pins)."""
+        self.pinned = None if config is None else parse_config(config)
+
+    def active_config(self, *args: Any) -> tuple[helion.Config, str]:
+        """The config a call with these arguments uses, and why: pinned, tuned, or default."""
+        if self.pinned is not None:
+            return self.pinned, "pinned"
+        best = self.best.get(signature_of(args))
+        if best is not None:
+            return best, "tuned"
+        return self.default_config(*args), "default"
+
+    def compiled(self, *args: Any, config: ConfigLike | None = None) -> Callable[..., Any]:
+        """The compiled callable for ``config`` (default: the active config); Helion caches it."""
+        bound = self.bind(*args)
+        cfg = parse_config(config) if config is not None else self.active_config(*args)[0]
+        try:
+            with _quiet_helion():
+                return bound.compile_config(cfg, allow_print=False)
+        except helion.exc.Base as error:
+            raise helion_error_to_definition_error(error, self.name) from None
+        except (TypeError, KeyError, ValueError, AssertionError) as error:
+            if config is not None or self.pinned is not None:
+                raise ConfigError(
+                    f"config {dict(cfg.config)} does not fit {self.name} for these arguments "
+                    f"({type(error).__name__}: {error}); its knobs are {self._knobs}"
+                ) from None
+            raise
+
+    def __call__(self, *args: Any) -> Any:
+        return self.compiled(*args)(*args)
+
+    # ---------------------------------------------------------------------------------------------
+    # Reading the generated code
+
+    def code(self, *args: Any, config: ConfigLike | None = None) -> str:
+        """The Triton source Helion generates for these arguments and ``config`` (default: active)."""
+        bound = self.bind(*args)
+        cfg = parse_config(config) if config is not None else self.active_config(*args)[0]
+        try:
+            with _quiet_helion():
+                return bound.to_triton_code(cfg)
+        except helion.exc.Base as error:
+            raise helion_error_to_definition_error(error, self.name) from None
+
+    def decorator(self, config: ConfigLike | None = None, *args: Any) -> str:
+        """``@helion.kernel(config=...)`` text to paste into a ``.py`` file."""
+        cfg = parse_config(config) if config is not None else self.active_config(*args)[0]
+        return f"@helion.kernel(config={cfg!r})"
+
+    # ---------------------------------------------------------------------------------------------
+    # Correctness
+
+    def check(
+        self,
+        ref: Callable[..., Any],
+        *args: Any,
+        trials: int | None = None,
+        rtol: float | None = None,
+        atol: float | None = None,
+        config: ConfigLike | None = None,
+        inputs: Callable[[int], Sequence[Any]] | None = None,
+        seed: int = 0,
+    ) -> CheckReport:
+        """Compare this kernel with ``ref`` (a torch function of the same arguments).
+
+        Trial 1 uses ``args`` (or ``inputs(seed)``); later trials draw fresh random floating-point
+        inputs shaped like them (or call ``inputs(seed + trial)``). Outputs are poisoned with NaN
+        before each run; the reference runs in float64 where it can. See ``kernelbench._check`` for
+        the default tolerances.
+        """
+        trials = settings.check_trials if trials is None else trials
+        if trials < 1:
+            raise CheckError(f"trials must be at least 1, got {trials}")
+        if not args and inputs is None:
+            raise CheckError("check needs the kernel's arguments, or inputs=fn(seed) returning them")
+        results: list[TrialCheck] = []
+        cfg = parse_config(config) if config is not None else None
+        for trial in range(1, trials + 1):
+            if inputs is not None:
+                trial_args, origin = tuple(inputs(seed + trial - 1)), f"inputs(seed={seed + trial - 1})"
+            elif trial == 1:
+                trial_args, origin = tuple(args), "given"
+            else:
+                trial_args, origin = fresh_inputs(args, seed + trial - 1), f"random(seed={seed + trial - 1})"
+            if cfg is None:
+                cfg = self.active_config(*trial_args)[0]
+            results.append(self._trial(ref, trial_args, cfg, trial, origin, rtol, atol))
+        return CheckReport(kernel=self.name, config=dict(cfg.config) if cfg else {}, trials=results)
+
+    def _trial(
+        self,
+        ref: Callable[..., Any],
+        args: tuple[Any, ...],
+        config: helion.Config,
+        trial: int,
+        origin: str,
+        rtol: float | None,
+        atol: float | None,
+    ) -> TrialCheck:
+        fn = self.compiled(*args, config=config)
+        with torch.no_grad(), poisoned():
+            outs = flatten_outputs(fn(*args), self.name)
+        refs, precision = reference(ref, args)
+        # Shapes and dtypes are checked against the reference run as the user wrote it.
+        check_structure(outs, refs if precision == "native" else native_reference(ref, args), self.name)
+        return TrialCheck(
+            trial=trial,
+            inputs=origin,
+            reference_precision=precision,
+            outputs=[compare(o, r, index=i, rtol=rtol, atol=atol) for i, (o, r) in enumerate(zip(outs, refs))],
+        )
+
+    # ---------------------------------------------------------------------------------------------
+    # Display
+
+    def _card_html(self) -> str:
+        from ._display import kernel_card_html
+
+        return kernel_card_html(self)
+
+    def _repr_html_(self) -> str:
+        return self._card_html()
+
+    def __repr__(self) -> str:
+        knobs = f", knobs={self._knobs}" if self._knobs else ""
+        pinned = f", pinned={dict(self.pinned.config)}" if self.pinned else ""
+        return f"<kernelbench.Kernel {self.name} on {DEVICE} ({device_name()}){knobs}{pinned}>"
+
+
+@overload
+def kernel(fn: Callable[..., Any], /) -> Kernel: ...
+@overload
+def kernel(*, config: ConfigLike | None = None, **helion_settings: Any) -> Callable[[Callable[..., Any]], Kernel]: ...
+def kernel(
+    fn: Callable[..., Any] | None = None, /, *, config: ConfigLike | None = None, **helion_settings: Any
+) -> Kernel | Callable[[Callable[..., Any]], Kernel]:
+    """Decorator for ``.py`` files: ``@kernelbench.kernel`` gives the same ``Kernel`` as ``%%kernel``.
+
+    ``config=`` pins a config; other keywords are Helion settings (``static_shapes=...``).
+    """
+
+    def wrap(f: Callable[..., Any]) -> Kernel:
+        hk = f if isinstance(f, helion.Kernel) else helion.kernel(f, **helion_settings)
+        k = Kernel(hk)
+        if config is not None:
+            k.pin(config)
+        return k
+
+    return wrap(fn) if fn is not None else wrap

@@ -1,0 +1,131 @@
+"""The ``%%kernel`` cell magic: a thin adapter from a notebook cell to :class:`kernelbench.Kernel`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import HTML, display
+
+from ._errors import ConfigError, KernelbenchError
+from ._kernel import Kernel, parse_config
+from ._source import define
+
+__all__ = ["KernelMagics", "load_ipython_extension"]
+
+
+@magics_class
+class KernelMagics(Magics):
+    @magic_arguments()
+    @argument("--args", "-a", default=None, metavar="NAME[,NAME]",
+              help="notebook variables to specialise the kernel on (needed by --show and --tune)")
+    @argument("--show", action="store_true", help="display the generated Triton for --args")
+    @argument("--config", "-c", default=None, metavar="JSON", help="pin a config, as Helion's JSON")
+    @argument("--tune", action="store_true", help="run a live tuning sweep on --args")
+    @argument("--ref", default=None, metavar="NAME", help="reference function to check candidates against")
+    @argument("--budget", type=int, default=None, metavar="N", help="number of candidates to try")
+    @argument("--time-limit", type=float, default=None, metavar="S", help="stop the sweep after S seconds")
+    @argument("--strategy", default="auto", help="search strategy (random, pattern, grid, helion, auto)")
+    @argument("-q", "--quiet", action="store_true", help="show nothing on success")
+    @cell_magic
+    def kernel(self, line: str, cell: str) -> None:
+        """Define a Helion kernel from this cell; the notebook gets a ``kernelbench.Kernel``.
+
+        Usage::
+
+            %%kernel [--args x,y] [--show] [--config JSON] [-q]
+            %%kernel --tune --args x --ref ref_fn [--budget N] [--time-limit S] [--strategy S]
+
+        The cell is plain Python using Helion's language. ``torch``, ``helion`` and ``hl``
+        (``helion.language``) are there without imports, and so are the notebook's globals. The
+        magic adds ``@helion.kernel()`` for you; a function already decorated with
+        ``@helion.kernel(...)`` keeps its settings.
+
+        One kernel per cell: the cell's single function, or, if it defines several, the one
+        decorated with ``@helion.kernel`` (the others are helpers).
+
+        Options:
+          --args NAMES    notebook variables to specialise on (knobs, --show, --tune)
+          --show          display the Triton Helion generates, each line marked with its cell line
+          --config JSON   pin a config, e.g. '{"block_sizes": [64], "num_warps": 4}'
+          --tune          tune on --args, checking against --ref (default: Helion's default config)
+          -q              quiet: no card
+
+        Examples::
+
+            %%kernel --args x --show
+            def softmax(x: torch.Tensor) -> torch.Tensor:
+                out = torch.empty_like(x)
+                for tile_n in hl.tile(x.size(0)):
+                    row = x[tile_n, :]
+                    e = torch.exp(row - torch.amax(row, dim=1, keepdim=True))
+                    out[tile_n, :] = e / torch.sum(e, dim=1, keepdim=True)
+                return out
+        """
+        opts = parse_argstring(self.kernel, line)
+        shell = self.shell
+        assert shell is not None
+        config = None
+        if opts.config is not None:
+            try:
+                config = parse_config(opts.config.strip("'\""))
+            except ConfigError as error:
+                raise UsageError(f"--config: {error}") from None
+        args = self._resolve_args(opts.args)
+        if (opts.show or opts.tune) and args is None:
+            raise UsageError(f"--{'show' if opts.show else 'tune'} needs --args NAME[,NAME] naming notebook variables")
+        ref = None
+        if opts.ref is not None:
+            ref = shell.user_ns.get(opts.ref)
+            if not callable(ref):
+                raise UsageError(f"--ref {opts.ref}: no callable of that name in the notebook")
+        if opts.budget is not None and opts.budget < 1:
+            raise UsageError(f"--budget must be at least 1, got {opts.budget}")
+
+        filename = shell.compile.cache("\n" + cell)  # line 1 is the %%kernel line
+        helion_kernel, name = define(cell, shell.user_ns, filename=filename, first_line=2, cache=_noop_cache)
+        kernel = Kernel(helion_kernel, name=name)
+        if config is not None:
+            kernel.pin(config)
+        shell.user_ns[name] = kernel
+        if args is not None:
+            kernel.bind(*args)
+        if not opts.quiet:
+            display(HTML(kernel._card_html()))
+        if opts.show:
+            from ._display import code_view_html
+
+            cfg, why = kernel.active_config(*args)
+            display(HTML(code_view_html(kernel.code(*args), title=f"Triton for {name} ({why} config)")))
+        if opts.tune:
+            kernel.tune(*args, ref=ref, budget=opts.budget, time_limit=opts.time_limit, strategy=opts.strategy)
+
+    def _resolve_args(self, names: str | None) -> tuple[Any, ...] | None:
+        if names is None:
+            return None
+        assert self.shell is not None
+        values = []
+        for name in (n.strip() for n in names.split(",")):
+            if name not in self.shell.user_ns:
+                raise UsageError(f"--args: no variable {name!r} in the notebook; define it in an earlier cell")
+            values.append(self.shell.user_ns[name])
+        return tuple(values)
+
+
+def _noop_cache(source: str, filename: str) -> None:
+    """IPython's ``compile.cache`` already put the cell into ``linecache``."""
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    import helion
+    import helion.language as hl
+    import torch
+
+    for name, value in (("torch", torch), ("helion", helion), ("hl", hl)):
+        ipython.user_ns.setdefault(name, value)
+    ipython.register_magics(KernelMagics)
+
+
+_ = KernelbenchError  # errors render through KernelbenchError._render_traceback_

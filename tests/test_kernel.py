@@ -1,0 +1,64 @@
+"""Kernel objects from .py files: configs, code, the libdevice shim, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import kernelbench
+from kernelbench import ConfigError
+
+from .kernels import basic
+
+
+def test_decorator_gives_a_kernel_that_runs() -> None:
+    x = torch.randn(33, 17, device=kernelbench.DEVICE)
+    y = torch.randn(33, 17, device=kernelbench.DEVICE)
+    assert isinstance(basic.add, kernelbench.Kernel)
+    torch.testing.assert_close(basic.add(x, y), x + y)
+
+
+def test_default_config_is_helions_and_pinned_wins() -> None:
+    x = torch.randn(16, 16, device=kernelbench.DEVICE)
+    cfg, why = basic.add.active_config(x, x)
+    assert why == "default" and cfg == basic.add.default_config(x, x)
+    cfg, why = basic.pinned_add.active_config(x, x)
+    assert why == "pinned" and list(cfg.config["block_sizes"]) == [16, 16]
+
+
+def test_libdevice_shim_rsqrt_and_tanh_in_interpreter() -> None:
+    x = torch.randn(8, 64, device=kernelbench.DEVICE)
+    w = torch.randn(64, device=kernelbench.DEVICE)
+    ref = x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-6) * w
+    torch.testing.assert_close(basic.rms_norm(x, w), ref, rtol=1e-5, atol=1e-5)
+    assert basic.gelu_tanh.check(lambda t: torch.nn.functional.gelu(t, approximate="tanh"), x)
+    assert "libdevice" in basic.gelu_tanh.code(x) or "tanh" in basic.gelu_tanh.code(x)
+
+
+def test_code_for_explicit_config() -> None:
+    x = torch.randn(16, 16, device=kernelbench.DEVICE)
+    code = basic.add.code(x, x, config={"block_sizes": [4, 8]})
+    assert "tl.constexpr(4)" in code and "tl.constexpr(8)" in code
+
+
+def test_bad_config_is_a_clear_error() -> None:
+    x = torch.randn(16, 16, device=kernelbench.DEVICE)
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        basic.add.code(x, x, config="{nope")
+    with pytest.raises(ConfigError, match="JSON object"):
+        basic.add.pin("[1, 2]")
+
+
+def test_decorator_text() -> None:
+    x = torch.randn(16, 16, device=kernelbench.DEVICE)
+    text = basic.pinned_add.decorator(None, x, x)
+    assert text.startswith("@helion.kernel(config=helion.Config(") and "block_sizes=[16, 16]" in text
+
+
+def test_device_constant_and_interpreter_label() -> None:
+    assert kernelbench.DEVICE in ("cpu", "cuda")
+    if kernelbench.DEVICE == "cpu":
+        import os
+
+        assert os.environ["TRITON_INTERPRET"] == "1"
+        assert kernelbench.device_name() == "Triton interpreter (CPU)"
