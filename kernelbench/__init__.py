@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._device import DEVICE, device_name, is_interpreter
 from ._check import CheckReport
+from ._device import DEVICE, device_name, is_interpreter
 from ._errors import CheckError, ConfigError, KernelbenchError, KernelDefinitionError, SweepError
 from ._kernel import Kernel, kernel
+from ._result import Candidate, SweepResult
 from ._settings import Settings, settings
 
 __all__ = [
     "DEVICE",
     "CheckError",
+    "Candidate",
     "CheckReport",
     "ConfigError",
     "Kernel",
@@ -24,6 +26,7 @@ __all__ = [
     "KernelbenchError",
     "Settings",
     "SweepError",
+    "SweepResult",
     "device_name",
     "is_interpreter",
     "kernel",

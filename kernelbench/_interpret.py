@@ -6,6 +6,9 @@
 * Helion's ``max_propagate_nan``/``min_propagate_nan`` are ``tl.reduce`` calls with a combine
   function, which the interpreter runs one Python call per element pair (0.4 s for a 32x256 tile).
   ``np.max`` has the same semantics (NaN propagates; sub-32-bit types promoted) at numpy speed.
+* Helion's ``get_num_sm`` has no answer for a CPU device outside Pallas, so every persistent
+  ``pid_type`` failed; the interpreter gets a small fixed "SM" count, which runs the persistent
+  schedules (several tiles per program) and so checks their correctness on CPU too.
 
 Nothing here runs on a GPU.
 """
@@ -135,10 +138,25 @@ def _reduce_propagate_nan(op: Callable[..., np.ndarray]) -> Callable[..., Any]:
     return fn
 
 
+#: "SMs" a persistent kernel gets in the interpreter: few, so each program runs several tiles.
+INTERPRETER_NUM_SM = 4
+
+
 def install_interpreter_shims() -> None:
     """Replace ``libdevice``'s interpreter stubs and Helion's NaN-propagating reductions (idempotent)."""
+    import helion.runtime
     from helion.runtime.triton import helpers
     from triton.language.extra import libdevice
+
+    helion_get_num_sm = getattr(helion.runtime.get_num_sm, "__wrapped__", helion.runtime.get_num_sm)
+
+    def get_num_sm(device: Any, *, reserved_sms: int = 0) -> int:
+        if device.type == "cpu":
+            return INTERPRETER_NUM_SM
+        return helion_get_num_sm(device, reserved_sms=reserved_sms)
+
+    get_num_sm.__wrapped__ = helion_get_num_sm  # type: ignore[attr-defined]
+    helion.runtime.get_num_sm = get_num_sm
 
     helpers.max_propagate_nan = _reduce_propagate_nan(np.max)  # type: ignore[assignment]
     helpers.min_propagate_nan = _reduce_propagate_nan(np.min)  # type: ignore[assignment]

@@ -245,6 +245,56 @@ class Kernel:
         )
 
     # ---------------------------------------------------------------------------------------------
+    # Tuning
+
+    def tune(
+        self,
+        *args: Any,
+        ref: Callable[..., Any] | None = None,
+        budget: int | None = None,
+        time_limit: float | None = None,
+        strategy: str = "auto",
+        fixed: dict[str, Any] | None = None,
+        seed: int | None = None,
+        live: bool | None = None,
+        bytes: int | None = None,  # noqa: A002 - the public keyword is `bytes=`
+        flops: float | None = None,
+        observers: Sequence[Callable[[Any], None]] = (),
+        rtol: float | None = None,
+        atol: float | None = None,
+    ) -> Any:
+        """Search Helion's config space; check and time every candidate; return a ``SweepResult``.
+
+        ``budget`` candidates or ``time_limit`` seconds (default: 32 candidates). ``fixed`` pins
+        knobs (``{"num_warps": 4}``) or restricts them to choices (``{"num_warps": [4, 8]}``).
+        With no ``ref``, candidates are checked against Helion's default config. ``live``: a
+        dashboard in a notebook, a text line elsewhere (``None`` picks). Afterwards, calls with
+        arguments of this signature use the best correct config.
+        """
+        from ._sweep import Sweep
+
+        watchers = list(observers)
+        dashboard = None
+        if live is None:
+            live = _in_notebook()
+        if live:
+            from ._dashboard import Dashboard
+
+            dashboard = Dashboard()
+            watchers.append(dashboard)
+        else:
+            from ._progress import TextProgress
+
+            watchers.append(TextProgress())
+        start = [self.pinned] if self.pinned is not None else []
+        start += self.seed_configs
+        sweep = Sweep(self, args, ref=ref, budget=budget, time_limit=time_limit, strategy=strategy, fixed=fixed,
+                      seed=seed, observers=watchers, bytes=bytes, flops=flops, start=start, rtol=rtol, atol=atol)
+        if dashboard is not None:
+            dashboard.attach(sweep)
+        return sweep.run()
+
+    # ---------------------------------------------------------------------------------------------
     # Display
 
     def _card_html(self) -> str:
@@ -259,6 +309,23 @@ class Kernel:
         knobs = f", knobs={self._knobs}" if self._knobs else ""
         pinned = f", pinned={dict(self.pinned.config)}" if self.pinned else ""
         return f"<kernelbench.Kernel {self.name} on {DEVICE} ({device_name()}){knobs}{pinned}>"
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel with ipywidgets available (the dashboard can render)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+        import plotly  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @overload

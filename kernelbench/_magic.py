@@ -50,7 +50,9 @@ class KernelMagics(Magics):
           --args NAMES    notebook variables to specialise on (knobs, --show, --tune)
           --show          display the Triton Helion generates, each line marked with its cell line
           --config JSON   pin a config, e.g. '{"block_sizes": [64], "num_warps": 4}'
-          --tune          tune on --args, checking against --ref (default: Helion's default config)
+          --tune          tune on --args, checking against --ref (default: Helion's default config);
+                          the SweepResult is left in ``_kernelbench_last_sweep``
+          --budget N / --time-limit S / --strategy S   as in ``Kernel.tune``
           -q              quiet: no card
 
         Examples::
@@ -100,7 +102,10 @@ class KernelMagics(Magics):
             cfg, why = kernel.active_config(*args)
             display(HTML(code_view_html(kernel.code(*args), title=f"Triton for {name} ({why} config)")))
         if opts.tune:
-            kernel.tune(*args, ref=ref, budget=opts.budget, time_limit=opts.time_limit, strategy=opts.strategy)
+            # The result is kept for the next cell (the magic's own value would not be displayed).
+            shell.user_ns["_kernelbench_last_sweep"] = kernel.tune(
+                *args, ref=ref, budget=opts.budget, time_limit=opts.time_limit, strategy=opts.strategy
+            )
 
     def _resolve_args(self, names: str | None) -> tuple[Any, ...] | None:
         if names is None:

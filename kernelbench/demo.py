@@ -1,4 +1,4 @@
-"""``make demo``: define a Helion kernel, show its Triton, check it against torch (headless)."""
+"""``make demo``: define a Helion kernel, show its Triton, check it, tune it, write an HTML report."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
+    parser.add_argument("--budget", type=int, default=None, help="candidates to try (default 8 on CPU, 48 on GPU)")
     opts = parser.parse_args(argv)
     opts.out.mkdir(parents=True, exist_ok=True)
 
@@ -50,7 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     report = softmax.check(lambda t: torch.softmax(t, -1), x)
     print(f"\n{report!r}\n(check took {time.perf_counter() - start:.2f} s)")
-    return 0 if report else 1
+    if not report:
+        return 1
+
+    budget = opts.budget or (48 if kernelbench.DEVICE == "cuda" else 8)
+    print(f"\n# Tuning softmax ({budget} candidates):")
+    result = softmax.tune(x, ref=lambda t: torch.softmax(t, -1), budget=budget, seed=0, live=False)
+    report_path = result.to_html(opts.out / "softmax_sweep.html")
+    result.df.to_csv(opts.out / "softmax_sweep.csv")
+    print(f"\n{result.decorator()}\nreport: {report_path}")
+    return 0 if result.best is not None else 1
 
 
 if __name__ == "__main__":

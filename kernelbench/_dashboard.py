@@ -1,0 +1,239 @@
+"""The live sweep dashboard: an observer of sweep events, drawn with ipywidgets and plotly.
+
+Widget clicks are not delivered while a cell runs: between candidates we let the kernel process
+pending widget messages (``jupyter_ui_poll``), so **Stop** works mid-sweep. When the sweep ends the
+live ``FigureWidget`` (which carries megabytes of JavaScript in saved widget state) is closed and
+replaced by a plain plotly figure (a small JSON output), so saved notebooks stay small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+from IPython.display import display
+
+from ._charts import best_so_far, latency_figure, status_points
+from ._events import CandidateFinished, CandidateStarted, SweepFinished, SweepStarted
+from ._result import STATUSES, Candidate, SweepInfo, SweepResult
+
+if TYPE_CHECKING:
+    from ._sweep import Sweep
+
+__all__ = ["Dashboard"]
+
+
+def _fmt_s(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+class Dashboard:
+    """Observer that draws a sweep as it happens. ``attach(sweep)`` wires the Stop button."""
+
+    def __init__(self, show: bool = True) -> None:
+        self.show = show
+        self.sweep: Sweep | None = None
+        self.info: SweepInfo | None = None
+        self.candidates: list[Candidate] = []
+        self.started = time.perf_counter()
+        self.x = "index"
+        self.header = widgets.HTML()
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout={"width": "40%"})
+        self.status = widgets.HTML()
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
+                                          tooltip="End the sweep after the current candidate; keep every result")
+        self.stop_button.on_click(self._on_stop)
+        self.x_select = widgets.Dropdown(options=["index"], value="index", description="x axis")
+        self.x_select.observe(self._on_x, names="value")
+        self.figure = go.FigureWidget()
+        self.chart = widgets.Box([self.figure])
+        self.static_chart: widgets.Output | None = None
+        self.top = widgets.HTML()
+        self.final = widgets.HTML()
+        self.root = widgets.VBox([
+            self.header,
+            widgets.HBox([self.progress, self.stop_button, self.x_select]),
+            self.status,
+            self.chart,
+            self.top,
+            self.final,
+        ])
+        self._poll: Any = None
+        self._ui: contextlib.ExitStack | None = None
+
+    # -- wiring -----------------------------------------------------------------------------------
+
+    def attach(self, sweep: Sweep) -> None:
+        self.sweep = sweep
+
+    def _on_stop(self, _button: Any = None) -> None:
+        if self.sweep is not None:
+            self.sweep.stop()
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping…"
+
+    def _on_x(self, change: dict[str, Any]) -> None:
+        self.x = change["new"]
+        if self.info is not None:
+            if self.static_chart is None:
+                latency_figure(self.figure, self.info, x=self.x, candidates=self.candidates)
+            else:
+                self._draw_static()
+
+    def _start_ui_polling(self) -> None:
+        """In a Jupyter kernel, process widget messages (the Stop click) between candidates."""
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None or getattr(shell, "kernel", None) is None:
+            return
+        from jupyter_ui_poll import ui_events
+
+        self._ui = contextlib.ExitStack()
+        self._poll = self._ui.enter_context(ui_events())
+
+    def _process_ui(self) -> None:
+        if self._poll is not None:
+            self._poll(20)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, SweepStarted):
+            self._on_start(event.info)
+        elif isinstance(event, CandidateStarted):
+            self._process_ui()
+        elif isinstance(event, CandidateFinished):
+            self._on_candidate(event)
+            self._process_ui()
+        elif isinstance(event, SweepFinished):
+            self._on_finish(event.result)
+
+    def _on_start(self, info: SweepInfo) -> None:
+        self.info = info
+        self.started = time.perf_counter()
+        self.x_select.options = ["index", *info.knobs]
+        mode_colour = "#9a6700" if info.interpreter else "#1a7f37"
+        space_note = " (the interpreter's space differs from a GPU's)" if info.interpreter else ""
+        ref = f" · reference {info.ref_ms:.4g} ms" if info.ref_ms else ""
+        self.header.value = (
+            f"<b>Tuning {html.escape(info.kernel)}</b> · "
+            f"<span style='color:{mode_colour}'>{html.escape(info.device)} · {html.escape(info.mode)}</span> · "
+            f"strategy <code>{html.escape(info.strategy)}</code> · space {html.escape(info.space)}{space_note}{ref}"
+            f"<br><span style='color:{mode_colour}'>times: {html.escape(info.timer)}</span>"
+        )
+        self.progress.max = info.budget or 100
+        latency_figure(self.figure, info, x=self.x, candidates=[])
+        self._update_status(None)
+        if self.show:
+            display(self.root)
+        self._start_ui_polling()
+
+    def _on_candidate(self, event: CandidateFinished) -> None:
+        assert self.info is not None
+        self.candidates.append(event.candidate)
+        if self.info.budget:
+            self.progress.value = event.done
+        else:
+            self.progress.value = min(100, int(100 * event.elapsed_s / (self.info.time_limit or 1)))
+        self._update_traces()
+        self._update_status(event.best)
+        self._update_top()
+
+    def _update_traces(self) -> None:
+        assert self.info is not None
+        with self.figure.batch_update():
+            for i, status in enumerate(STATUSES):
+                xs, ys, texts = status_points(self.candidates, self.x, status)
+                self.figure.data[i].x, self.figure.data[i].y, self.figure.data[i].hovertext = xs, ys, texts
+            if self.x == "index":
+                bx, by = best_so_far(self.candidates)
+                self.figure.data[len(STATUSES)].x, self.figure.data[len(STATUSES)].y = bx, by
+
+    def _update_status(self, best: Candidate | None) -> None:
+        assert self.info is not None
+        done = len(self.candidates)
+        elapsed = time.perf_counter() - self.started
+        if self.info.budget and done:
+            eta = elapsed / done * (self.info.budget - done)
+            if self.info.time_limit:
+                eta = min(eta, self.info.time_limit - elapsed)
+        elif self.info.time_limit:
+            eta = self.info.time_limit - elapsed
+        else:
+            eta = float("nan")
+        of = f"/{self.info.budget}" if self.info.budget else ""
+        parts = [f"{done}{of} candidates", f"elapsed {_fmt_s(elapsed)}"]
+        if eta == eta:  # not NaN
+            parts.append(f"ETA {_fmt_s(eta)}")
+        if best is not None and best.ms is not None:
+            result = SweepResult(self.info, self.candidates, "", elapsed)
+            text = f"best {best.ms:.4g} ms (#{best.index})"
+            if result.gbps(best.ms):
+                text += f", {result.gbps(best.ms):.1f} GB/s"
+            if self.info.ref_ms:
+                text += f", {self.info.ref_ms / best.ms:.2f}× reference"
+            parts.append(f"<b>{text}</b>")
+        else:
+            parts.append("no correct candidate yet")
+        self.status.value = " · ".join(parts)
+
+    def _update_top(self) -> None:
+        ok = sorted((c for c in self.candidates if c.status == "ok" and c.ms), key=lambda c: c.ms or 0)[:10]
+        if not ok:
+            self.top.value = ""
+            return
+        rows = "".join(
+            f"<tr><td>#{c.index}</td><td>{c.ms:.4g}</td><td><code>{html.escape(str(dict(c.config.config)))[:200]}</code></td></tr>"
+            for c in ok
+        )
+        self.top.value = (f"<details open><summary>Top {len(ok)}</summary><table><tr><th>candidate</th>"
+                          f"<th>ms</th><th>config</th></tr>{rows}</table></details>")
+
+    def _on_finish(self, result: SweepResult) -> None:
+        if self._ui is not None:
+            self._ui.close()
+            self._ui, self._poll = None, None
+        self.candidates = list(result.candidates)
+        self.stop_button.disabled = True
+        self.stop_button.description = "Done" if result.stopped != "stop" else "Stopped"
+        self._update_status(result.best)
+        best = result.best
+        if best is None:
+            self.final.value = (f"<b style='color:#cf222e'>No correct candidate</b> among {len(result.candidates)} "
+                                "(see result.df's status and error columns).")
+        else:
+            extra = []
+            if result.gbps():
+                extra.append(f"{result.gbps():.1f} GB/s ({html.escape(result.info.bytes_label)})")
+            if result.tflops():
+                extra.append(f"{result.tflops():.1f} TFLOP/s")
+            if result.speedup:
+                extra.append(f"{result.speedup:.2f}× the reference")
+            self.final.value = (
+                f"<b>Best: {best.ms:.4g} ms</b> (#{best.index}, stopped by {html.escape(result.stopped)}, "
+                f"{result.candidates_per_s:.2f} candidates/s) {' · '.join(extra)}"
+                f"<pre style='white-space:pre-wrap'>{html.escape(result.decorator())}</pre>"
+            )
+        self.figure.close()
+        self._draw_static()
+
+    def _draw_static(self) -> None:
+        assert self.info is not None
+        if self.static_chart is None:
+            self.static_chart = widgets.Output()
+            self.chart.children = [self.static_chart]
+        fig = latency_figure(go.Figure(), self.info, x=self.x, candidates=self.candidates)
+        # The plotly mime type alone (JupyterLab's plotly renderer draws it): no plotly.js inlined.
+        self.static_chart.outputs = ({
+            "output_type": "display_data",
+            "data": {"application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                     "text/plain": f"<latency chart of {len(self.candidates)} candidates>"},
+            "metadata": {},
+        },)

@@ -1,0 +1,257 @@
+"""The sweep engine: propose a config, compile it, check it, time it, tell the observers; repeat.
+
+It knows nothing of widgets: the dashboard, the text progress line and the run store are observers
+of its events. A failing candidate is a result, never the end of the sweep; a ``wrong`` one is never
+the best. Stop (``Sweep.stop()``, e.g. from a button) and Ctrl-C both end the sweep after keeping
+everything measured.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import helion
+import torch
+
+from ._check import (
+    CheckError,
+    check_structure,
+    compare,
+    flatten_outputs,
+    fresh_inputs,
+    native_reference,
+    poisoned,
+    reference,
+)
+from ._device import DEVICE, device_name, is_interpreter
+from ._errors import SweepError
+from ._events import CandidateFinished, CandidateStarted, Observer, SweepFinished, SweepStarted
+from ._result import Candidate, SweepInfo, SweepResult
+from ._space import ConfigSpace
+from ._timing import time_ms, timer_label
+from .strategies import resolve
+
+if TYPE_CHECKING:
+    from ._kernel import Kernel
+
+__all__ = ["DEFAULT_BUDGET", "Sweep"]
+
+DEFAULT_BUDGET = 32
+#: Input sets each candidate is checked on: the given arguments plus fresh random ones.
+CHECK_INPUT_SETS = 2
+
+
+def _short_error(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(error).__name__}: {first}"[:300]
+
+
+def _sync() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+class Sweep:
+    """One tuning run of ``kernel`` on ``args``. Build it, then :meth:`run` it (once)."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        args: Sequence[Any],
+        *,
+        ref: Callable[..., Any] | None = None,
+        budget: int | None = None,
+        time_limit: float | None = None,
+        strategy: str = "auto",
+        fixed: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        observers: Sequence[Observer] = (),
+        bytes: int | None = None,  # noqa: A002 - the public keyword is `bytes=`
+        flops: float | None = None,
+        start: Sequence[helion.Config] = (),
+        rtol: float | None = None,
+        atol: float | None = None,
+    ) -> None:
+        if budget is not None and budget < 1:
+            raise SweepError(f"budget must be at least 1 candidate, got {budget}")
+        if time_limit is not None and time_limit <= 0:
+            raise SweepError(f"time_limit must be a positive number of seconds, got {time_limit}")
+        if not args:
+            raise SweepError(f"tune needs {kernel.name}'s arguments: {kernel.name}.tune(x, ...)")
+        self.kernel = kernel
+        self.args = tuple(args)
+        self.ref = ref
+        self.budget = budget if budget is not None or time_limit is not None else DEFAULT_BUDGET
+        self.time_limit = time_limit
+        self.seed = seed
+        self.rtol, self.atol = rtol, atol
+        self.observers = list(observers)
+        self._stop_requested = False
+        self.candidates: list[Candidate] = []
+
+        self.bound = kernel.bind(*self.args)
+        self.space = ConfigSpace(self.bound, fixed, seed=seed)
+        cls = resolve(strategy, has_choices=bool(self.space.choices), grid_size=len(self.space.grid()))
+        self.strategy_name = cls.name
+        self.strategy = cls(self.space, start=list(start))
+        self._prepare_checks()
+        outputs = self._checks[0][1]
+        self.bytes, self.bytes_label = self._bytes(bytes, outputs)
+        self.info = SweepInfo(
+            kernel=kernel.name,
+            device=DEVICE,
+            mode=device_name(),
+            strategy=self.strategy_name,
+            knobs=self.space.knobs,
+            space=self.space.describe(),
+            space_size=self.space.size(),
+            budget=self.budget,
+            time_limit=time_limit,
+            timer=timer_label(),
+            seed=seed,
+            bytes=self.bytes,
+            bytes_label=self.bytes_label,
+            flops=flops,
+            ref_ms=self._time_reference(),
+            signature=kernel._last_signature or (),
+            source_hash=kernel.source_hash,
+            interpreter=is_interpreter(),
+        )
+
+    # -- set-up -----------------------------------------------------------------------------------
+
+    def _prepare_checks(self) -> None:
+        """Input sets and their reference outputs, computed once for the whole sweep."""
+        input_sets = [self.args] + [fresh_inputs(self.args, (self.seed or 0) * 100 + k) for k in range(1, CHECK_INPUT_SETS)]
+        self._checks: list[tuple[tuple[Any, ...], list[torch.Tensor]]] = []
+        if self.ref is not None:
+            native = native_reference(self.ref, self.args)
+            for inputs in input_sets:
+                refs, _ = reference(self.ref, inputs)
+                self._checks.append((inputs, refs))
+            self._native_ref = native
+            return
+        # No reference: Helion's default config is the reference.
+        default = self.space.default_helion
+        try:
+            fn = self.bound.compile_config(default, allow_print=False)
+            for inputs in input_sets:
+                with torch.no_grad(), poisoned():
+                    outs = flatten_outputs(fn(*inputs), self.kernel.name)
+                self._checks.append((inputs, [o.clone() for o in outs]))
+        except CheckError:
+            raise
+        except Exception as error:
+            raise SweepError(
+                f"with no ref=, candidates are checked against Helion's default config, but it fails "
+                f"({_short_error(error)}); pass ref=<a torch function>"
+            ) from None
+        self._native_ref = self._checks[0][1]
+
+    def _bytes(self, given: int | None, outputs: list[torch.Tensor]) -> tuple[int | None, str]:
+        if given is not None:
+            return int(given), "bytes given"
+        tensors = [a for a in self.args if isinstance(a, torch.Tensor)] + list(self._native_ref)
+        return sum(t.numel() * t.element_size() for t in tensors), "bytes of all tensor inputs and outputs"
+
+    def _time_reference(self) -> float | None:
+        if self.ref is None:
+            return None
+        ref = self.ref
+        with torch.no_grad():
+            return time_ms(ref, self.args)
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the sweep to end after the current candidate (safe from a widget callback)."""
+        self._stop_requested = True
+
+    def _emit(self, event: Any) -> None:
+        for observer in self.observers:
+            try:
+                observer(event)
+            except KeyboardInterrupt:
+                raise
+            except Exception as error:  # noqa: BLE001 - a display bug must not lose measurements
+                warnings.warn(
+                    f"kernelbench observer {observer!r} failed on {type(event).__name__}: {error}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+
+    def _should_stop(self, started: float) -> str | None:
+        if self._stop_requested:
+            return "stop"
+        if self.budget is not None and len(self.candidates) >= self.budget:
+            return "budget"
+        if self.time_limit is not None and time.perf_counter() - started >= self.time_limit:
+            return "time_limit"
+        return None
+
+    def run(self) -> SweepResult:
+        started = time.perf_counter()
+        self._emit(SweepStarted(self.info))
+        stopped = "exhausted"
+        try:
+            while (reason := self._should_stop(started)) is None:
+                config = self.strategy.propose(self.candidates)
+                if config is None:
+                    break
+                index = len(self.candidates)
+                self._emit(CandidateStarted(index, config))
+                candidate = self.evaluate(index, config)
+                candidate.finished_s = time.perf_counter() - started
+                self.candidates.append(candidate)
+                best = SweepResult(self.info, self.candidates, "", 0).best
+                self._emit(CandidateFinished(candidate, best, len(self.candidates), candidate.finished_s))
+            else:
+                stopped = reason
+        except KeyboardInterrupt:
+            stopped = "interrupt"
+        result = SweepResult(self.info, list(self.candidates), stopped, time.perf_counter() - started)
+        if result.best_config is not None:
+            self.kernel.best[self.info.signature] = result.best_config
+        self._emit(SweepFinished(result))
+        return result
+
+    def evaluate(self, index: int, config: helion.Config) -> Candidate:
+        """Compile, check on every input set (outputs poisoned first), then time one candidate."""
+        start = time.perf_counter()
+        try:
+            fn = self.bound.compile_config(config, allow_print=False)
+        except Exception as error:  # noqa: BLE001 - a config that does not compile is a result
+            return Candidate(index, config, "compile_error", compile_s=time.perf_counter() - start,
+                             error=_short_error(error))
+        compile_s = time.perf_counter() - start
+        worst_abs = worst_rel = worst_l2 = 0.0
+        wrong: str | None = None
+        for inputs, refs in self._checks:
+            try:
+                with torch.no_grad(), poisoned():
+                    outs = flatten_outputs(fn(*inputs), self.kernel.name)
+                _sync()
+            except Exception as error:  # noqa: BLE001
+                return Candidate(index, config, "runtime_error", compile_s=compile_s,
+                                 error=_short_error(error) + "\n" + traceback.format_exc(limit=-2)[-500:])
+            try:
+                check_structure(outs, self._native_ref, self.kernel.name)
+            except CheckError as error:
+                return Candidate(index, config, "wrong", compile_s=compile_s, error=str(error))
+            for i, (o, r) in enumerate(zip(outs, refs)):
+                c = compare(o, r, index=i, rtol=self.rtol, atol=self.atol)
+                worst_abs, worst_rel, worst_l2 = max(worst_abs, c.max_abs_err), max(worst_rel, c.max_rel_err), max(worst_l2, c.rel_l2)
+                if not c.passed and wrong is None:
+                    wrong = (f"output {i}: {c.mismatch_fraction:.2%} mismatched, max abs {c.max_abs_err:.3g}"
+                             + (f", {c.unwritten} unwritten" if c.unwritten else ""))
+        try:
+            ms = time_ms(fn, self.args)
+        except Exception as error:  # noqa: BLE001
+            return Candidate(index, config, "runtime_error", compile_s=compile_s, error=_short_error(error))
+        return Candidate(index, config, "wrong" if wrong else "ok", ms=ms, compile_s=compile_s,
+                         max_abs_err=worst_abs, max_rel_err=worst_rel, rel_l2=worst_l2, error=wrong)

@@ -1,0 +1,33 @@
+"""Search strategies, one module each, behind a registry (as Helion's ``search_algorithms``).
+
+A strategy proposes the next config from what has been measured so far; the sweep engine compiles,
+checks and times it. ``auto`` picks ``grid`` when ``fixed`` lists a small explicit space and
+``pattern`` otherwise.
+"""
+
+from __future__ import annotations
+
+from ._base import Strategy
+from .grid import GridStrategy
+from .pattern import PatternStrategy
+from .random import RandomStrategy
+
+__all__ = ["STRATEGIES", "Strategy", "resolve"]
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    "random": RandomStrategy,
+    "pattern": PatternStrategy,
+    "grid": GridStrategy,
+}
+
+
+def resolve(name: str, *, has_choices: bool, grid_size: int) -> type[Strategy]:
+    """The strategy class for ``name``; ``auto`` chooses as the module docstring says."""
+    if name == "auto":
+        return GridStrategy if has_choices and grid_size <= 64 else PatternStrategy
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        from .._errors import SweepError
+
+        raise SweepError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)} or 'auto'") from None

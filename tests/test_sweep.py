@@ -1,0 +1,198 @@
+"""Sweeps on real kernels in the interpreter: rows, statuses, best applied, fixed, stop, seeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+import kernelbench
+from kernelbench import SweepError
+from kernelbench._events import CandidateFinished, SweepFinished, SweepStarted
+from kernelbench._result import STATUSES
+from kernelbench._space import config_key
+
+from .kernels import basic, tiles
+
+DEV = kernelbench.DEVICE
+
+
+@pytest.fixture(autouse=True)
+def one_timed_run() -> Any:
+    with kernelbench.settings.scope(cpu_reps=1):
+        yield
+
+
+def x32() -> torch.Tensor:
+    return torch.randn(32, 32, device=DEV)
+
+
+def test_small_sweep_rows_statuses_and_best_applied() -> None:
+    x = x32()
+    result = tiles.scale.tune(x, ref=lambda t: t * 3, budget=5, seed=1, live=False)
+    df = result.df
+    assert len(df) == 5 and len(result.candidates) == 5
+    assert set(df["status"]) <= set(STATUSES)
+    assert {"block_sizes", "num_warps", "status", "ms", "compile_s", "max_abs_err", "correct"} <= set(df.columns)
+    assert result.stopped == "budget"
+    assert result.best is not None and result.best.status == "ok"
+    assert result.best_ms == df[df["correct"]]["ms"].min()
+    config, why = tiles.scale.active_config(x)
+    assert why == "tuned" and config == result.best_config
+    assert result.decorator().startswith("@helion.kernel(config=helion.Config(")
+    assert result.info.ref_ms is not None and result.speedup is not None
+    assert "interpreter time" in result.info.timer if kernelbench.is_interpreter() else True
+
+
+def test_first_candidate_is_helions_default() -> None:
+    x = x32()
+    result = tiles.scale.tune(x, ref=lambda t: t * 3, budget=1, live=False)
+    assert result.candidates[0].config == tiles.scale.default_config(x)
+
+
+def test_fixed_pins_knobs_and_lists_restrict_them() -> None:
+    x = x32()
+    result = tiles.scale.tune(x, budget=4, seed=2, fixed={"num_warps": 2, "pid_type": "flat"}, live=False)
+    assert set(result.df["num_warps"]) == {2} and set(result.df["pid_type"]) == {"flat"}
+    result = tiles.scale.tune(x, fixed={"block_sizes": [[8, 8], [16, 32]]}, live=False)
+    assert result.info.strategy == "grid"
+    assert sorted(result.df["block_sizes"]) == ["[16, 32]", "[8, 8]"]
+
+
+def test_unknown_or_bad_knobs_are_clear_errors() -> None:
+    x = x32()
+    with pytest.raises(SweepError, match=r"unknown knob\(s\) \['num_wraps'\].*num_warps"):
+        tiles.scale.tune(x, fixed={"num_wraps": 4}, live=False)
+    with pytest.raises(SweepError, match="empty list"):
+        tiles.scale.tune(x, fixed={"num_warps": []}, live=False)
+    with pytest.raises(SweepError, match="budget must be at least 1"):
+        tiles.scale.tune(x, budget=0, live=False)
+    with pytest.raises(SweepError, match="time_limit must be a positive"):
+        tiles.scale.tune(x, time_limit=-1, live=False)
+    with pytest.raises(SweepError, match="unknown strategy"):
+        tiles.scale.tune(x, strategy="annealing", live=False)
+
+
+def test_wrong_candidates_are_never_best() -> None:
+    x = torch.randn(64, device=DEV)
+    result = tiles.right_only_at_block_16.tune(
+        x, ref=lambda t: t.clone(), fixed={"block_sizes": [[8], [16], [32], [64]]}, live=False
+    )
+    statuses = dict(zip(result.df["block_sizes"], result.df["status"]))
+    assert statuses == {"[8]": "wrong", "[16]": "ok", "[32]": "wrong", "[64]": "wrong"}
+    assert result.best_config.config["block_sizes"] == [16]
+    wrong = result.df[result.df["status"] == "wrong"]
+    assert wrong["ms"].notna().all() and (wrong["error"].str.contains("mismatched")).all()
+
+
+def test_all_wrong_sweep_says_so() -> None:
+    x = torch.randn(64, device=DEV)
+    result = tiles.always_wrong.tune(x, ref=lambda t: t.clone(), budget=3, seed=0, live=False)
+    assert result.best is None and result.best_config is None
+    assert set(result.df["status"]) == {"wrong"}
+    with pytest.raises(SweepError, match="no candidate of always_wrong was correct"):
+        result.decorator()
+    assert tiles.always_wrong.active_config(x)[1] == "default"
+    assert "no correct candidate" in result.summary()
+
+
+def test_no_ref_checks_against_helions_default() -> None:
+    result = tiles.scale.tune(x32(), budget=3, seed=5, live=False)
+    assert result.info.ref_ms is None
+    assert (result.df["status"] == "ok").all()
+
+
+def test_failing_candidates_are_results_not_the_end() -> None:
+    x = x32()
+    good = tiles.scale.default_config(x)
+    # A config naming more block sizes than the kernel has fails to compile: a result, not a crash.
+    bad = kernelbench.Kernel(tiles.scale.helion_kernel)
+    bad.seed_configs = [kernelbench._kernel.parse_config({**good.config, "block_sizes": [8, 8, 8]})]
+    result = bad.tune(x, ref=lambda t: t * 3, budget=3, seed=0, live=False)
+    assert result.candidates[0].status == "compile_error" and result.candidates[0].error
+    assert len(result.candidates) == 3 and result.best is not None
+
+
+def test_observers_see_every_candidate_and_stop_ends_early() -> None:
+    from kernelbench._sweep import Sweep
+
+    events: list[Any] = []
+    sweep_box: list[Sweep] = []
+
+    def observer(event: Any) -> None:
+        events.append(event)
+        if isinstance(event, CandidateFinished) and event.done == 2:
+            sweep_box[0].stop()
+
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=10, seed=0, observers=[observer])
+    sweep_box.append(sweep)
+    result = sweep.run()
+    assert result.stopped == "stop" and len(result.candidates) == 2
+    assert isinstance(events[0], SweepStarted) and isinstance(events[-1], SweepFinished)
+    assert [e.done for e in events if isinstance(e, CandidateFinished)] == [1, 2]
+
+
+def test_interrupt_keeps_results() -> None:
+    def interrupt(event: Any) -> None:
+        if isinstance(event, CandidateFinished) and event.done == 2:
+            raise KeyboardInterrupt
+
+    result = tiles.scale.tune(x32(), ref=lambda t: t * 3, budget=10, seed=0, live=False, observers=[interrupt])
+    assert result.stopped == "interrupt" and len(result.candidates) == 2 and result.best is not None
+
+
+def test_time_limit_ends_sweep() -> None:
+    result = tiles.scale.tune(x32(), ref=lambda t: t * 3, time_limit=0.5, seed=0, live=False)
+    assert result.stopped in ("time_limit", "exhausted") and len(result.candidates) >= 1
+    assert result.info.budget is None
+
+
+def test_seeded_sweeps_repeat() -> None:
+    def keys(seed: int) -> list[str]:
+        k = kernelbench.Kernel(tiles.scale.helion_kernel)
+        result = k.tune(x32(), budget=6, seed=seed, strategy="random", live=False)
+        return [config_key(c.config) for c in result.candidates]
+
+    assert keys(11) == keys(11)
+    assert keys(11) != keys(12)
+
+
+def test_pattern_strategy_explores_neighbours_of_best() -> None:
+    x = x32()
+    result = kernelbench.Kernel(tiles.scale.helion_kernel).tune(x, budget=8, seed=3, strategy="pattern", live=False)
+    assert len({config_key(c.config) for c in result.candidates}) == 8  # never the same config twice
+
+
+def test_figure_and_html_report(tmp_path: Any) -> None:
+    result = tiles.scale.tune(x32(), ref=lambda t: t * 3, budget=3, seed=0, live=False)
+    fig = result.figure(x="num_warps")
+    names = [t.name for t in fig.data]
+    assert names[: len(STATUSES)] == list(STATUSES) and "best so far" in names
+    assert sum(len(t.x) for t in fig.data[: len(STATUSES)]) == 3
+    assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "num_warps"
+    path = result.to_html(tmp_path / "report.html")
+    text = path.read_text()
+    assert "plotly" in text and result.info.timer in text and "@helion.kernel" in text
+
+
+def test_text_progress_reports_each_candidate(capsys: Any) -> None:
+    tiles.scale.tune(x32(), budget=2, seed=0, live=False)
+    out = capsys.readouterr().out
+    assert "[1/2]" in out and "[2/2]" in out and "stopped by budget" in out
+
+
+def test_throughput_from_bytes_and_flops() -> None:
+    x = x32()
+    result = tiles.scale.tune(x, budget=1, live=False, flops=x.numel())
+    assert result.info.bytes == 2 * x.numel() * 4
+    assert result.info.bytes_label == "bytes of all tensor inputs and outputs"
+    assert result.gbps() == pytest.approx(result.info.bytes / (result.best_ms * 1e-3) / 1e9)
+    assert result.tflops() is not None
+    assert tiles.scale.tune(x, budget=1, live=False, bytes=123).info.bytes_label == "bytes given"
+
+
+def test_two_input_tensor_kernel_tunes() -> None:
+    x = x32()
+    result = basic.add.tune(x, x, ref=lambda a, b: a + b, budget=2, seed=0, live=False)
+    assert result.best is not None
