@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import torch
 
@@ -36,7 +37,16 @@ def _choose_device() -> str:
 DEVICE: str = _choose_device()
 
 if DEVICE == "cpu":
-    # Must happen before Helion or Triton jit-decorate anything; Triton reads this knob lazily.
+    # Must happen before Triton jit-decorates anything, its own standard library (tl.sum...) included.
+    if "triton.language" in sys.modules and os.environ.get("TRITON_INTERPRET") != "1":
+        from ._errors import KernelbenchError
+
+        raise KernelbenchError(
+            "triton was imported before kernelbench on a machine with no GPU, so Triton compiled its "
+            "library for a GPU and the interpreter cannot run it. Restart the kernel and import "
+            "kernelbench (or %load_ext kernelbench) before anything that imports triton, or set "
+            "TRITON_INTERPRET=1 in the environment"
+        )
     os.environ["TRITON_INTERPRET"] = "1"
     from ._interpret import install_interpreter_shims
 

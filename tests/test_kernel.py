@@ -62,3 +62,15 @@ def test_device_constant_and_interpreter_label() -> None:
 
         assert os.environ["TRITON_INTERPRET"] == "1"
         assert kernelbench.device_name() == "Triton interpreter (CPU)"
+
+
+def test_importing_triton_first_on_cpu_is_a_clear_error() -> None:
+    import subprocess
+    import sys
+
+    code = "import triton.language, kernelbench"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TRITON_INTERPRET"}
+    env["KERNELBENCH_DEVICE"] = "cpu"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0
+    assert "import kernelbench (or %load_ext kernelbench) before anything that imports triton" in proc.stderr
