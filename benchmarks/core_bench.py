@@ -104,6 +104,7 @@ def sweep_rates(n: int, budget: int) -> dict[str, Any]:
             if dash is not None:
                 dash.attach(sweep)
             result = sweep.run()
+            print(f"sweep {mode} rep {rep}: {result.summary()}", flush=True)
             walls[mode].append(result.wall_s)
             rows[f"{mode}_{rep}"] = {
                 "wall_s": result.wall_s,
@@ -130,7 +131,7 @@ def main() -> None:
     gpu = kernelbench.DEVICE == "cuda"
     n_cell = 4096 if gpu else 256
     n_sweep = 4096 if gpu else 128
-    budget = opts.budget or (24 if gpu else 8)
+    budget = opts.budget or (12 if gpu else 8)
     record: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "device": kernelbench.device_name(),

@@ -8,15 +8,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._bench import BenchReport
 from ._check import CheckReport
 from ._device import DEVICE, device_name, is_interpreter
-from ._errors import CheckError, ConfigError, KernelbenchError, KernelDefinitionError, SweepError
+from ._errors import (
+    BenchError,
+    CaseError,
+    CheckError,
+    ConfigError,
+    KernelbenchError,
+    KernelDefinitionError,
+    StoreError,
+    SweepError,
+)
+from ._export import load_config, save_config
 from ._kernel import Kernel, kernel
 from ._result import Candidate, SweepResult
 from ._settings import Settings, settings
+from ._store import RunStore, SQLiteStore, history
 
 __all__ = [
     "DEVICE",
+    "BenchError",
+    "BenchReport",
+    "CaseError",
     "CheckError",
     "Candidate",
     "CheckReport",
@@ -24,13 +39,19 @@ __all__ = [
     "Kernel",
     "KernelDefinitionError",
     "KernelbenchError",
+    "RunStore",
+    "SQLiteStore",
     "Settings",
+    "StoreError",
     "SweepError",
     "SweepResult",
     "device_name",
+    "history",
     "is_interpreter",
     "kernel",
+    "load_config",
     "load_ipython_extension",
+    "save_config",
     "settings",
 ]
 

@@ -87,16 +87,29 @@ class Dashboard:
                 self._draw_static()
 
     def _start_ui_polling(self) -> None:
-        """In a Jupyter kernel, process widget messages (the Stop click) between candidates."""
+        """Let the Stop click reach the sweep while its cell still runs.
+
+        ipykernel 7 has kernel subshells, and JupyterLab >= 4.4 sends widget messages on one, where
+        they are handled in the subshell's own thread while the main shell runs the cell. But
+        ipykernel 7.4 sends a comm's messages back to the shell that last published on it (here the
+        busy main shell, until the cell ends), so the Stop button's comm is told to keep the
+        subshell the front end chose. Kernels before 7 queue the click on the main shell; there
+        ``jupyter_ui_poll`` processes pending widget messages between candidates (it cannot on
+        ipykernel 7, which has no ``do_one_iteration``).
+        """
         from IPython import get_ipython
 
         shell = get_ipython()
-        if shell is None or getattr(shell, "kernel", None) is None:
+        kernel = getattr(shell, "kernel", None)
+        if kernel is None:
             return
-        from jupyter_ui_poll import ui_events
+        if getattr(kernel, "shell_channel_thread", None) is not None and self.stop_button.comm is not None:
+            self.stop_button.comm._reply_subshell_for = lambda _data, sent_on: sent_on
+        if hasattr(kernel, "do_one_iteration"):
+            from jupyter_ui_poll import ui_events
 
-        self._ui = contextlib.ExitStack()
-        self._poll = self._ui.enter_context(ui_events())
+            self._ui = contextlib.ExitStack()
+            self._poll = self._ui.enter_context(ui_events())
 
     def _process_ui(self) -> None:
         if self._poll is not None:
@@ -156,11 +169,13 @@ class Dashboard:
                 bx, by = best_so_far(self.candidates)
                 self.figure.data[len(STATUSES)].x, self.figure.data[len(STATUSES)].y = bx, by
 
-    def _update_status(self, best: Candidate | None) -> None:
+    def _update_status(self, best: Candidate | None, finished: bool = False) -> None:
         assert self.info is not None
         done = len(self.candidates)
         elapsed = time.perf_counter() - self.started
-        if self.info.budget and done:
+        if finished:
+            eta = float("nan")
+        elif self.info.budget and done:
             eta = elapsed / done * (self.info.budget - done)
             if self.info.time_limit:
                 eta = min(eta, self.info.time_limit - elapsed)
@@ -203,7 +218,7 @@ class Dashboard:
         self.candidates = list(result.candidates)
         self.stop_button.disabled = True
         self.stop_button.description = "Done" if result.stopped != "stop" else "Stopped"
-        self._update_status(result.best)
+        self._update_status(result.best, finished=True)
         best = result.best
         if best is None:
             self.final.value = (f"<b style='color:#cf222e'>No correct candidate</b> among {len(result.candidates)} "

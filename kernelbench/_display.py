@@ -78,7 +78,7 @@ def code_view_html(triton_code: str, *, title: str = "") -> str:
         rows.append(
             f'<tr><td style="color:#888;padding:0 8px;text-align:right;white-space:nowrap;'
             f'user-select:none" title="from cell line {cell_line}">{gutter}</td>'
-            f'<td style="white-space:pre;padding:0">{text or " "}</td></tr>'
+            f'<td style="white-space:pre;padding:0;text-align:left">{text or " "}</td></tr>'
         )
     head = f"<div style='margin-bottom:2px'><b>{html.escape(title)}</b></div>" if title else ""
     return (

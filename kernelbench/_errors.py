@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "BenchError",
+    "CaseError",
     "CheckError",
     "ConfigError",
     "KernelDefinitionError",
     "KernelbenchError",
+    "StoreError",
     "SweepError",
 ]
 
@@ -54,3 +57,15 @@ class ConfigError(KernelbenchError):
 
 class SweepError(KernelbenchError):
     """A sweep was asked for with arguments that cannot work (budget, strategy, fixed knobs)."""
+
+
+class StoreError(KernelbenchError):
+    """The run store cannot be read or written (a corrupt file, a full disk, a newer schema)."""
+
+
+class CaseError(KernelbenchError):
+    """A ``.safetensors`` test case is refused: not a case, a forged header, or not for this kernel."""
+
+
+class BenchError(KernelbenchError):
+    """A bench against problem size was asked for with arguments that cannot work (sizes, tune, y)."""

@@ -6,6 +6,10 @@
 * Helion's ``max_propagate_nan``/``min_propagate_nan`` are ``tl.reduce`` calls with a combine
   function, which the interpreter runs one Python call per element pair (0.4 s for a 32x256 tile).
   ``np.max`` has the same semantics (NaN propagates; sub-32-bit types promoted) at numpy speed.
+* The interpreter keeps bfloat16 as raw uint16 bit patterns and its builder does float arithmetic,
+  comparisons, ``fma`` and ``dot`` on those bits (garbage: bf16 ``x + y`` was off by 1e36). We decode
+  bf16 operands to float32, compute, and round the result back to bf16 (round to nearest even),
+  which is what a GPU's bf16 unit gives.
 * Helion's ``get_num_sm`` has no answer for a CPU device outside Pallas, so every persistent
   ``pid_type`` failed; the interpreter gets a small fixed "SM" count, which runs the persistent
   schedules (several tiles per program) and so checks their correctness on CPU too.
@@ -138,6 +142,66 @@ def _reduce_propagate_nan(op: Callable[..., np.ndarray]) -> Callable[..., Any]:
     return fn
 
 
+def _is_bf16(handle: Any) -> bool:
+    import triton.language as tl
+
+    return handle.dtype.scalar == tl.bfloat16 and handle.data.dtype == np.uint16
+
+
+def _decoded(handle: Any) -> np.ndarray:
+    return _bf16_to_f32(handle.data) if _is_bf16(handle) else handle.data
+
+
+def _patch_bf16_builder() -> None:
+    """Make the interpreter's builder compute on bf16 values rather than their bit patterns."""
+    import triton.language as tl
+    from triton.runtime.interpreter import InterpreterBuilder, TensorHandle
+
+    if getattr(InterpreterBuilder, "__kernelbench_bf16__", False):
+        return
+
+    def result(output: np.ndarray, dtype: Any) -> Any:
+        if output.dtype == np.bool_ or dtype != tl.bfloat16:
+            return TensorHandle(output, dtype)
+        return TensorHandle(_f32_to_bf16(output.astype(np.float32)), dtype)
+
+    binary_op, unary_op, ternary_op = InterpreterBuilder.binary_op, InterpreterBuilder.unary_op, InterpreterBuilder.ternary_op
+    create_fma, create_dot = InterpreterBuilder.create_fma, InterpreterBuilder.create_dot
+
+    def bf16_binary_op(self: Any, lhs: Any, rhs: Any, op: Any) -> Any:
+        if not (_is_bf16(lhs) or _is_bf16(rhs)):
+            return binary_op(self, lhs, rhs, op)
+        return result(op(_decoded(lhs), _decoded(rhs)), lhs.dtype.scalar)
+
+    def bf16_unary_op(self: Any, arg: Any, op: Any) -> Any:
+        if not _is_bf16(arg):
+            return unary_op(self, arg, op)
+        return result(op(_decoded(arg)), arg.dtype.scalar)
+
+    def bf16_ternary_op(self: Any, lhs: Any, rhs: Any, other: Any, op: Any) -> Any:
+        if op is np.where or not any(_is_bf16(h) for h in (lhs, rhs, other)):
+            return ternary_op(self, lhs, rhs, other, op)  # selecting bit patterns is exact
+        return result(op(_decoded(lhs), _decoded(rhs), _decoded(other)), other.dtype.scalar)
+
+    def bf16_fma(self: Any, x: Any, y: Any, z: Any) -> Any:
+        if not any(_is_bf16(h) for h in (x, y, z)):
+            return create_fma(self, x, y, z)
+        return result(_decoded(x).astype(np.float64) * _decoded(y) + _decoded(z), z.dtype.scalar)
+
+    def bf16_dot(self: Any, a: Any, b: Any, d: Any, input_precision: Any, max_num_imprecise_acc: Any) -> Any:
+        if not (_is_bf16(a) or _is_bf16(b)):
+            return create_dot(self, a, b, d, input_precision, max_num_imprecise_acc)
+        acc = np.matmul(_decoded(a).astype(np.float32), _decoded(b).astype(np.float32)) + _decoded(d)
+        return result(acc, d.dtype.scalar)
+
+    InterpreterBuilder.binary_op = bf16_binary_op
+    InterpreterBuilder.unary_op = bf16_unary_op
+    InterpreterBuilder.ternary_op = bf16_ternary_op
+    InterpreterBuilder.create_fma = bf16_fma
+    InterpreterBuilder.create_dot = bf16_dot
+    InterpreterBuilder.__kernelbench_bf16__ = True
+
+
 #: "SMs" a persistent kernel gets in the interpreter: few, so each program runs several tiles.
 INTERPRETER_NUM_SM = 4
 
@@ -158,6 +222,7 @@ def install_interpreter_shims() -> None:
     get_num_sm.__wrapped__ = helion_get_num_sm  # type: ignore[attr-defined]
     helion.runtime.get_num_sm = get_num_sm
 
+    _patch_bf16_builder()
     helpers.max_propagate_nan = _reduce_propagate_nan(np.max)  # type: ignore[assignment]
     helpers.min_propagate_nan = _reduce_propagate_nan(np.min)  # type: ignore[assignment]
 

@@ -7,8 +7,10 @@ import hashlib
 import inspect
 import json
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, overload
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
 
 import helion
 import torch
@@ -28,6 +30,10 @@ from ._device import DEVICE, device_name
 from ._errors import CheckError, ConfigError, KernelbenchError
 from ._settings import settings
 from ._source import helion_error_to_definition_error
+from ._store import RunStore, StoreObserver, default_store, known_configs
+
+if TYPE_CHECKING:
+    from ._bench import BenchReport
 
 __all__ = ["Kernel", "kernel", "parse_config", "signature_of"]
 
@@ -97,6 +103,8 @@ class Kernel:
         self.best: dict[tuple[Any, ...], helion.Config] = {}
         self._knobs: list[str] | None = None
         self._last_signature: tuple[Any, ...] | None = None
+        # The run store's best configs per signature, with the store they came from (cheap calls).
+        self._known: dict[tuple[Any, ...], tuple[RunStore, list[helion.Config]]] = {}
         try:
             self.source = inspect.getsource(self.fn)
         except (OSError, TypeError):
@@ -115,6 +123,11 @@ class Kernel:
                 bound = self.helion_kernel.bind(tuple(args))
         except helion.exc.Base as error:
             raise helion_error_to_definition_error(error, self.name) from None
+        except TypeError as error:
+            raise KernelbenchError(
+                f"{self.name}({', '.join(inspect.signature(self.fn).parameters)}) was called with {len(args)} argument(s) "
+                f"({', '.join(type(a).__name__ for a in args)}): {error}"
+            ) from None
         if self._knobs is None:
             self._knobs = sorted(bound.config_spec.default_config().config)
         self._last_signature = signature_of(args)
@@ -135,30 +148,61 @@ class Kernel:
         self.pinned = None if config is None else parse_config(config)
 
     def active_config(self, *args: Any) -> tuple[helion.Config, str]:
-        """The config a call with these arguments uses, and why: pinned, tuned, or default."""
+        """The config a call with these arguments uses, and why: pinned, tuned (this session), best
+        known (the run store's fastest correct config for this source, signature and device), or
+        default (Helion's)."""
         if self.pinned is not None:
             return self.pinned, "pinned"
-        best = self.best.get(signature_of(args))
+        signature = signature_of(args)
+        best = self.best.get(signature)
         if best is not None:
             return best, "tuned"
+        known = self._best_known(signature)
+        if known:
+            return known[0], "best known"
         return self.default_config(*args), "default"
+
+    def _best_known(self, signature: tuple[Any, ...]) -> list[helion.Config]:
+        """The default run store's best configs for this signature, looked up once per store."""
+        store = default_store()
+        cached = self._known.get(signature)
+        if cached is not None and cached[0] is store:
+            return cached[1]
+        configs = known_configs(store, self, signature)
+        self._known[signature] = (store, configs)
+        return configs
 
     def compiled(self, *args: Any, config: ConfigLike | None = None) -> Callable[..., Any]:
         """The compiled callable for ``config`` (default: the active config); Helion caches it."""
         bound = self.bind(*args)
-        cfg = parse_config(config) if config is not None else self.active_config(*args)[0]
+        cfg, why = (parse_config(config), "given") if config is not None else self.active_config(*args)
         try:
             with _quiet_helion():
                 return bound.compile_config(cfg, allow_print=False)
         except helion.exc.Base as error:
+            if why == "best known":
+                return self._forget_best_known(args, error)
             raise helion_error_to_definition_error(error, self.name) from None
         except (TypeError, KeyError, ValueError, AssertionError) as error:
+            if why == "best known":
+                return self._forget_best_known(args, error)
             if config is not None or self.pinned is not None:
                 raise ConfigError(
                     f"config {dict(cfg.config)} does not fit {self.name} for these arguments "
                     f"({type(error).__name__}: {error}); its knobs are {self._knobs}"
                 ) from None
             raise
+
+    def _forget_best_known(self, args: tuple[Any, ...], error: BaseException) -> Callable[..., Any]:
+        """A stored config that no longer compiles (another Helion version?) must not break a call."""
+        warnings.warn(
+            f"{self.name}: the best known config from the run store does not compile here "
+            f"({type(error).__name__}: {error}); using Helion's default. Tune again to replace it.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        self._known[signature_of(args)] = (default_store(), [])
+        return self.compiled(*args)
 
     def __call__(self, *args: Any) -> Any:
         return self.compiled(*args)(*args)
@@ -181,12 +225,41 @@ class Kernel:
         cfg = parse_config(config) if config is not None else self.active_config(*args)[0]
         return f"@helion.kernel(config={cfg!r})"
 
+    def export(self, path: str | Path, config: ConfigLike | None = None, *args: Any) -> Path:
+        """Write a standalone ``.py`` module: this kernel under ``@helion.kernel(config=...)``.
+
+        The config is ``config``, else the active one for ``args`` (pinned, tuned, best known,
+        default), else with no arguments the pinned or last tuned one. The module imports torch and
+        helion, plus the modules, constants and helper functions the kernel uses; not kernelbench.
+        """
+        from ._export import config_for_export, export_module
+
+        cfg, why, signature = config_for_export(self, config, args)
+        return export_module(self, path, cfg, why, signature)
+
+    def save_case(
+        self,
+        path: str | Path,
+        *args: Any,
+        ref: Callable[..., Any],
+        seed: int = 0,
+        rtol: float | None = None,
+        atol: float | None = None,
+    ) -> Path:
+        """Write one ``.safetensors`` correctness case: ``args``, ``ref(*args)`` (in float64 where it
+        can), and in its header the kernel's name and source hash, tolerances and ``seed`` (record
+        the seed the inputs were drawn with). Replay it with ``check(case=path)``, here or elsewhere.
+        """
+        from ._case import save_case
+
+        return save_case(self, path, args, ref=ref, seed=seed, rtol=rtol, atol=atol)
+
     # ---------------------------------------------------------------------------------------------
     # Correctness
 
     def check(
         self,
-        ref: Callable[..., Any],
+        ref: Callable[..., Any] | None = None,
         *args: Any,
         trials: int | None = None,
         rtol: float | None = None,
@@ -194,6 +267,7 @@ class Kernel:
         config: ConfigLike | None = None,
         inputs: Callable[[int], Sequence[Any]] | None = None,
         seed: int = 0,
+        case: str | Path | None = None,
     ) -> CheckReport:
         """Compare this kernel with ``ref`` (a torch function of the same arguments).
 
@@ -201,7 +275,21 @@ class Kernel:
         inputs shaped like them (or call ``inputs(seed + trial)``). Outputs are poisoned with NaN
         before each run; the reference runs in float64 where it can. See ``kernelbench._check`` for
         the default tolerances.
+
+        ``case=path`` replays a ``.safetensors`` case from :meth:`save_case` instead: its inputs, its
+        stored reference outputs and its tolerances (``rtol``/``atol`` given here win). The file is
+        validated first and never unpickled.
         """
+        if case is not None:
+            if ref is not None or args or inputs is not None or trials is not None:
+                raise CheckError("check(case=path) takes its inputs and reference from the file; drop ref, "
+                                 "the arguments, inputs= and trials=")
+            from ._case import replay
+
+            return replay(self, case, config=parse_config(config) if config is not None else None,
+                          rtol=rtol, atol=atol)
+        if ref is None:
+            raise CheckError(f"check needs a reference: {self.name}.check(torch_fn, *args), or case=path")
         trials = settings.check_trials if trials is None else trials
         if trials < 1:
             raise CheckError(f"trials must be at least 1, got {trials}")
@@ -262,6 +350,8 @@ class Kernel:
         observers: Sequence[Callable[[Any], None]] = (),
         rtol: float | None = None,
         atol: float | None = None,
+        store: RunStore | bool | None = None,
+        isolate: bool | None = None,
     ) -> Any:
         """Search Helion's config space; check and time every candidate; return a ``SweepResult``.
 
@@ -270,10 +360,20 @@ class Kernel:
         With no ``ref``, candidates are checked against Helion's default config. ``live``: a
         dashboard in a notebook, a text line elsewhere (``None`` picks). Afterwards, calls with
         arguments of this signature use the best correct config.
+
+        Every candidate is written to the run store as it finishes (``store``: ``None`` the default
+        store in ``$KERNELBENCH_HOME``, ``False`` none, or a ``RunStore``), and the sweep starts from
+        the best configs the store knows for this source, signature and device.
+
+        ``isolate``: run candidates in a worker process with compile and run time limits, so a
+        hanging or crashing candidate is a result (``timeout``, ``runtime_error``) and the notebook
+        survives. Default (``None``): on a GPU yes, in the interpreter no (see ``Settings.isolate``).
         """
         from ._sweep import Sweep
 
-        watchers = list(observers)
+        run_store = default_store() if store is None or store is True else store or None
+        watchers: list[Callable[[Any], None]] = [StoreObserver(run_store)] if run_store is not None else []
+        watchers += observers
         dashboard = None
         if live is None:
             live = _in_notebook()
@@ -288,11 +388,45 @@ class Kernel:
             watchers.append(TextProgress())
         start = [self.pinned] if self.pinned is not None else []
         start += self.seed_configs
+        if run_store is not None:  # warm start, within the fixed knobs
+            start += [c for c in known_configs(run_store, self, signature_of(args))
+                      if all(c.config.get(k) == v or (isinstance(v, list) and c.config.get(k) in v)
+                             for k, v in (fixed or {}).items())]
         sweep = Sweep(self, args, ref=ref, budget=budget, time_limit=time_limit, strategy=strategy, fixed=fixed,
-                      seed=seed, observers=watchers, bytes=bytes, flops=flops, start=start, rtol=rtol, atol=atol)
+                      seed=seed, observers=watchers, bytes=bytes, flops=flops, start=start, rtol=rtol, atol=atol,
+                      isolate=isolate)
         if dashboard is not None:
             dashboard.attach(sweep)
         return sweep.run()
+
+    def bench(
+        self,
+        sizes: Sequence[Any],
+        make_args: Callable[[Any], Any],
+        baselines: dict[str, Callable[..., Any] | str] | None = None,
+        tune: str | bool = False,
+        ref: Callable[..., Any] | None = None,
+        budget: int | None = None,
+        live: bool | None = None,
+        bytes: int | Callable[[Any], float] | None = None,  # noqa: A002 - the public keyword is `bytes=`
+        flops: float | Callable[[Any], float] | None = None,
+        observers: Sequence[Callable[[Any], None]] = (),
+        rtol: float | None = None,
+        atol: float | None = None,
+    ) -> BenchReport:
+        """Latency against problem size, beside baselines and under the device's ceilings.
+
+        ``make_args(size)`` gives the arguments at each size. ``baselines``: name -> callable, or
+        ``"compile"`` for ``torch.compile`` of the reference (``ref=``, else the first callable
+        baseline). Every size is checked against the float64 reference before it is timed; a wrong
+        one is marked, never timed. ``tune``: ``"per-size"``, ``"once"`` (at the largest size) or
+        ``False`` (the active config). ``bytes``/``flops``: numbers or functions of the size. Returns a
+        ``BenchReport`` (``.df``, ``.figure(y="gbps"|"ms"|"tflops")``). See ``kernelbench._bench``.
+        """
+        from ._bench import run_bench
+
+        return run_bench(self, sizes, make_args, baselines=baselines, tune=tune, ref=ref, budget=budget, live=live,
+                         bytes=bytes, flops=flops, observers=observers, rtol=rtol, atol=atol)
 
     # ---------------------------------------------------------------------------------------------
     # Display

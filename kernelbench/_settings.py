@@ -68,6 +68,24 @@ class Settings:
     #: ``KERNELBENCH_CPU_REPS``: timed runs per candidate in the interpreter (median taken).
     cpu_reps: int = dataclasses.field(default_factory=lambda: _env_int("KERNELBENCH_CPU_REPS", 3))
 
+    #: ``KERNELBENCH_ISOLATE``: run sweep candidates in a worker process: ``auto`` (on a GPU yes, so a
+    #: crashing candidate cannot poison the notebook's CUDA context; in the interpreter no, since a
+    #: worker costs seconds to start and there is no GPU state to protect), ``1`` or ``0``.
+    isolate: str = dataclasses.field(
+        default_factory=lambda: _env_choice("KERNELBENCH_ISOLATE", "auto", ("auto", "1", "0"))
+    )
+    #: ``KERNELBENCH_COMPILE_TIMEOUT``: seconds a candidate may spend compiling (isolated sweeps).
+    compile_timeout_s: float = dataclasses.field(
+        default_factory=lambda: _env_float("KERNELBENCH_COMPILE_TIMEOUT", 60.0)
+    )
+    #: ``KERNELBENCH_RUN_TIMEOUT``: seconds a candidate may spend running, checking or timing.
+    run_timeout_s: float = dataclasses.field(default_factory=lambda: _env_float("KERNELBENCH_RUN_TIMEOUT", 60.0))
+    #: ``KERNELBENCH_COMPILE_WORKERS``: processes compiling candidates ahead of the one being timed
+    #: (GPU only; -1 = half the CPU cores, at most 8).
+    compile_workers: int = dataclasses.field(
+        default_factory=lambda: _env_int("KERNELBENCH_COMPILE_WORKERS", -1)
+    )
+
     @contextlib.contextmanager
     def scope(self, **changes: object) -> Iterator[Settings]:
         """Temporarily change settings (for tests): ``with settings.scope(cpu_reps=1): ...``."""

@@ -142,7 +142,7 @@ def helion_error_to_definition_error(error: helion.exc.Base, kernel_name: str) -
     base_len = getattr(error, "base_msg_len", None)
     message = str(error)[:base_len] if base_len else str(error).split("\nWhile processing:")[0]
     message = message.strip()
-    if location is None:
+    if location is None or not location.lineno:
         return KernelDefinitionError(
             f"Helion could not compile {kernel_name}: {type(error).__name__}: {message}", helion_error=error
         )

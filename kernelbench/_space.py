@@ -46,12 +46,32 @@ class ConfigSpace:
         for name, values in self.choices.items():
             if not values:
                 raise SweepError(f"fixed[{name!r}] is an empty list; give at least one value")
+        for name, value in self.pinned.items():
+            self._check_type(name, value)
+        for name, values in self.choices.items():
+            for value in values:
+                self._check_type(name, value)
         try:
             self.generator = self.spec.create_config_generation(overrides=self.pinned or None)
         except Exception as error:  # noqa: BLE001 - Helion validates overrides with many error types
             raise SweepError(f"fixed={self.pinned} does not fit this kernel: {error}") from None
         self._rng_state = random.Random(seed).getstate()
         self._default = self._validated(self._restricted(self.default_helion, first_choice=True), "default")
+
+    def _check_type(self, name: str, value: Any) -> None:
+        """A knob's value must look like Helion's default for it (type, and length for lists)."""
+        default = self.default_helion.config[name]
+        if isinstance(default, list):
+            ok = isinstance(value, (list, tuple)) and len(value) == len(default)
+            want = f"a list of {len(default)} like the default {default}"
+        elif isinstance(default, bool) or default is None:
+            ok = isinstance(value, type(default)) or default is None
+            want = f"like the default {default!r}"
+        else:
+            ok = isinstance(value, type(default)) and not isinstance(value, bool)
+            want = f"a {type(default).__name__} like the default {default!r}"
+        if not ok:
+            raise SweepError(f"fixed[{name!r}] = {value!r} does not fit: it must be {want}")
 
     def _is_choice_list(self, name: str, value: Any) -> bool:
         """A list restricts a scalar knob; a list of lists restricts a list-valued knob."""

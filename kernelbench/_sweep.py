@@ -8,6 +8,7 @@ everything measured.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 import warnings
@@ -31,6 +32,7 @@ from ._device import DEVICE, device_name, is_interpreter
 from ._errors import SweepError
 from ._events import CandidateFinished, CandidateStarted, Observer, SweepFinished, SweepStarted
 from ._result import Candidate, SweepInfo, SweepResult
+from ._settings import settings
 from ._space import ConfigSpace
 from ._timing import time_ms, timer_label
 from .strategies import resolve
@@ -43,6 +45,8 @@ __all__ = ["DEFAULT_BUDGET", "Sweep"]
 DEFAULT_BUDGET = 32
 #: Input sets each candidate is checked on: the given arguments plus fresh random ones.
 CHECK_INPUT_SETS = 2
+#: Marks a candidate whose outputs do not line up with the reference's (count, shape, dtype).
+STRUCTURE_ERROR = "structure: "
 
 
 def _short_error(error: BaseException) -> str:
@@ -76,6 +80,7 @@ class Sweep:
         start: Sequence[helion.Config] = (),
         rtol: float | None = None,
         atol: float | None = None,
+        isolate: bool | None = None,
     ) -> None:
         if budget is not None and budget < 1:
             raise SweepError(f"budget must be at least 1 candidate, got {budget}")
@@ -100,6 +105,8 @@ class Sweep:
         self.strategy_name = cls.name
         self.strategy = cls(self.space, start=list(start))
         self._prepare_checks()
+        self.isolate = self._want_isolation(isolate)
+        self._runner: _IsolatedRunner | None = None
         outputs = self._checks[0][1]
         self.bytes, self.bytes_label = self._bytes(bytes, outputs)
         self.info = SweepInfo(
@@ -124,6 +131,16 @@ class Sweep:
         )
 
     # -- set-up -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _want_isolation(isolate: bool | None) -> bool:
+        """Default: isolate on a GPU (a crash would poison the notebook's CUDA context), not in the
+        interpreter (a worker costs seconds to start and there is no GPU state to protect)."""
+        if isolate is not None:
+            return isolate
+        if settings.isolate != "auto":
+            return settings.isolate == "1"
+        return not is_interpreter()
 
     def _prepare_checks(self) -> None:
         """Input sets and their reference outputs, computed once for the whole sweep."""
@@ -198,14 +215,20 @@ class Sweep:
         started = time.perf_counter()
         self._emit(SweepStarted(self.info))
         stopped = "exhausted"
+        pending: list[tuple[int, helion.Config]] = []
         try:
+            if self.isolate:
+                self._runner = _IsolatedRunner(self)
             while (reason := self._should_stop(started)) is None:
-                config = self.strategy.propose(self.candidates)
-                if config is None:
+                self._propose_ahead(pending)
+                if not pending:
                     break
-                index = len(self.candidates)
+                index, config = pending.pop(0)
                 self._emit(CandidateStarted(index, config))
                 candidate = self.evaluate(index, config)
+                if candidate.error and candidate.error.startswith(STRUCTURE_ERROR):
+                    # Output count, shapes and dtypes do not depend on the config: no candidate can pass.
+                    raise SweepError(candidate.error.removeprefix(STRUCTURE_ERROR))
                 candidate.finished_s = time.perf_counter() - started
                 self.candidates.append(candidate)
                 best = SweepResult(self.info, self.candidates, "", 0).best
@@ -214,14 +237,34 @@ class Sweep:
                 stopped = reason
         except KeyboardInterrupt:
             stopped = "interrupt"
+        finally:
+            if self._runner is not None:
+                self._runner.close()
+                self._runner = None
         result = SweepResult(self.info, list(self.candidates), stopped, time.perf_counter() - started)
         if result.best_config is not None:
             self.kernel.best[self.info.signature] = result.best_config
         self._emit(SweepFinished(result))
         return result
 
+    def _propose_ahead(self, pending: list[tuple[int, helion.Config]]) -> None:
+        """Keep enough proposals queued for the compile workers (one when compiling in-process)."""
+        depth = 2 * self._runner.compile_workers if self._runner and self._runner.compile_workers else 1
+        if self.budget is not None:
+            depth = min(depth, self.budget - len(self.candidates))
+        while len(pending) < depth:
+            config = self.strategy.propose(self.candidates)
+            if config is None:
+                return
+            index = len(self.candidates) + len(pending)
+            pending.append((index, config))
+            if self._runner is not None:
+                self._runner.precompile(index, config)
+
     def evaluate(self, index: int, config: helion.Config) -> Candidate:
         """Compile, check on every input set (outputs poisoned first), then time one candidate."""
+        if self._runner is not None:
+            return self._runner.evaluate(index, config)
         start = time.perf_counter()
         try:
             fn = self.bound.compile_config(config, allow_print=False)
@@ -242,7 +285,7 @@ class Sweep:
             try:
                 check_structure(outs, self._native_ref, self.kernel.name)
             except CheckError as error:
-                return Candidate(index, config, "wrong", compile_s=compile_s, error=str(error))
+                return Candidate(index, config, "wrong", compile_s=compile_s, error=STRUCTURE_ERROR + str(error))
             for i, (o, r) in enumerate(zip(outs, refs)):
                 c = compare(o, r, index=i, rtol=self.rtol, atol=self.atol)
                 worst_abs, worst_rel, worst_l2 = max(worst_abs, c.max_abs_err), max(worst_rel, c.max_rel_err), max(worst_l2, c.rel_l2)
@@ -255,3 +298,42 @@ class Sweep:
             return Candidate(index, config, "runtime_error", compile_s=compile_s, error=_short_error(error))
         return Candidate(index, config, "wrong" if wrong else "ok", ms=ms, compile_s=compile_s,
                          max_abs_err=worst_abs, max_rel_err=worst_rel, rel_l2=worst_l2, error=wrong)
+
+
+class _IsolatedRunner:
+    """Evaluates a sweep's candidates in worker processes (``kernelbench._worker``)."""
+
+    def __init__(self, sweep: Sweep) -> None:
+        from ._worker import CompileWorkers, EvalWorker, _Pool, recipe_for
+
+        pool = _Pool(recipe_for(sweep.kernel), sweep.args, sweep._checks, sweep._native_ref, sweep.rtol, sweep.atol)
+        self.eval_worker = EvalWorker(pool)
+        workers = settings.compile_workers
+        if workers < 0:
+            workers = 0 if is_interpreter() else min(8, max(1, (os.cpu_count() or 2) // 2))
+        self.compile_workers = workers
+        self.compiler = CompileWorkers(pool, workers) if workers else None
+        self.eval_worker.start()  # sets up while the compile workers do
+
+    def precompile(self, index: int, config: helion.Config) -> None:
+        if self.compiler is not None:
+            self.compiler.submit(index, dict(config.config))
+
+    def evaluate(self, index: int, config: helion.Config) -> Candidate:
+        if self.compiler is not None:
+            job = self.compiler.result(index)
+            if job is not None and job.status is not None:
+                return Candidate(index, config, job.status, compile_s=job.compile_s, error=job.error)
+        result = self.eval_worker.evaluate(index, dict(config.config))
+        if self.compiler is not None:
+            self.compiler.pump()
+        return Candidate(
+            index, config, result["status"], ms=result.get("ms"), compile_s=result.get("compile_s", 0.0),
+            max_abs_err=result.get("max_abs_err"), max_rel_err=result.get("max_rel_err"),
+            rel_l2=result.get("rel_l2"), error=result.get("error"),
+        )
+
+    def close(self) -> None:
+        self.eval_worker.close()
+        if self.compiler is not None:
+            self.compiler.close()

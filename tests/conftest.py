@@ -12,6 +12,15 @@ import kernelbench
 _names = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def kernelbench_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Each test gets its own empty run store (tunes write to it), never the user's ~/.cache."""
+    home = tmp_path_factory.mktemp("kernelbench_home")
+    monkeypatch.setenv("KERNELBENCH_HOME", str(home))
+    with kernelbench.settings.scope(home=home):
+        yield home
+
+
 @pytest.fixture(scope="session")
 def shell() -> Any:
     from IPython.testing.globalipapp import start_ipython

@@ -66,3 +66,30 @@ def bf16_exp(x: torch.Tensor) -> torch.Tensor:
 def test_libdevice_on_bfloat16_bits() -> None:
     x = torch.randn(16, 16, dtype=torch.bfloat16)
     assert bf16_exp.check(torch.exp, x)
+
+
+@kernelbench.kernel
+def bf16_axpy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size()):
+        out[tile] = x[tile] * 2 - y[tile]
+    return out
+
+
+@kernelbench.kernel
+def bf16_mm(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    m, k = x.size()
+    _k, n = y.size()
+    out = torch.empty([m, n], dtype=x.dtype, device=x.device)
+    for tile_m, tile_n in hl.tile([m, n]):
+        acc = hl.zeros([tile_m, tile_n], dtype=torch.float32)
+        for tile_k in hl.tile(k):
+            acc = torch.addmm(acc, x[tile_m, tile_k], y[tile_k, tile_n])
+        out[tile_m, tile_n] = acc.to(out.dtype)
+    return out
+
+
+def test_bf16_arithmetic_and_dot_on_values_not_bits() -> None:
+    x, y = torch.randn(32, 32, dtype=torch.bfloat16), torch.randn(32, 32, dtype=torch.bfloat16)
+    torch.testing.assert_close(bf16_axpy(x, y), x * 2 - y)
+    assert bf16_mm.check(lambda a, b: (a.float() @ b.float()).to(a.dtype), x, y, config={"block_sizes": [16, 16, 16]})

@@ -1,0 +1,1 @@
+"""Helion kernels for the GPU suite, written as a %%kernel cell would be (here with @kernelbench.kernel)."""

@@ -1,0 +1,203 @@
+"""The live bench chart: an observer of bench events, drawn with ipywidgets and plotly.
+
+It works as the sweep dashboard does (``_dashboard``): between sizes, and between tuning candidates,
+it lets the kernel process pending widget messages (``jupyter_ui_poll``) so **Stop** works while the
+cell runs; at the end the live ``FigureWidget`` is closed and replaced by a plain plotly figure (a
+small JSON output), so saved notebooks stay small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import time
+from typing import Any
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+from IPython.display import display
+
+from ._bench import (
+    Y_CHOICES,
+    Y_LABELS,
+    Bench,
+    BenchFinished,
+    BenchInfo,
+    BenchReport,
+    BenchRow,
+    BenchStarted,
+    SizeFinished,
+    SizeStarted,
+    SizeTuning,
+    _row_text,
+    bench_figure,
+)
+
+__all__ = ["BenchDashboard"]
+
+
+def _fmt_s(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+class BenchDashboard:
+    """Observer that draws a bench as sizes finish. ``attach(bench)`` wires the Stop button."""
+
+    def __init__(self, show: bool = True) -> None:
+        self.show = show
+        self.bench: Bench | None = None
+        self.info: BenchInfo | None = None
+        self.rows: list[BenchRow] = []
+        self.started = time.perf_counter()
+        self.y = "gbps"
+        self.header = widgets.HTML()
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout={"width": "40%"})
+        self.status = widgets.HTML()
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
+                                          tooltip="End the bench after the size under way; keep every finished size")
+        self.stop_button.on_click(self._on_stop)
+        self.y_select = widgets.Dropdown(options=[("GB/s", "gbps"), ("ms", "ms")], value="gbps", description="y axis")
+        self.y_select.observe(self._on_y, names="value")
+        self.figure = go.FigureWidget()
+        self.chart = widgets.Box([self.figure])
+        self.static_chart: widgets.Output | None = None
+        self.final = widgets.HTML()
+        self.root = widgets.VBox([
+            self.header,
+            widgets.HBox([self.progress, self.stop_button, self.y_select]),
+            self.status,
+            self.chart,
+            self.final,
+        ])
+        self._poll: Any = None
+        self._ui: contextlib.ExitStack | None = None
+
+    # -- wiring -----------------------------------------------------------------------------------
+
+    def attach(self, bench: Bench) -> None:
+        self.bench = bench
+
+    def _on_stop(self, _button: Any = None) -> None:
+        if self.bench is not None:
+            self.bench.stop()
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping…"
+
+    def _on_y(self, change: dict[str, Any]) -> None:
+        self.y = change["new"]
+        if self.info is None:
+            return
+        if self.static_chart is None:
+            bench_figure(self.figure, self.info, self.rows, y=self.y)
+        else:
+            self._draw_static()
+
+    def _start_ui_polling(self) -> None:
+        """In a Jupyter kernel, process widget messages (the Stop click) while the bench runs."""
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None or getattr(shell, "kernel", None) is None:
+            return
+        from jupyter_ui_poll import ui_events
+
+        self._ui = contextlib.ExitStack()
+        self._poll = self._ui.enter_context(ui_events())
+
+    def _process_ui(self) -> None:
+        if self._poll is not None:
+            self._poll(20)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, BenchStarted):
+            self._on_start(event.info)
+        elif isinstance(event, SizeStarted):
+            self._on_size_started(event)
+            self._process_ui()
+        elif isinstance(event, SizeTuning):
+            self._on_tuning(event)
+            self._process_ui()
+        elif isinstance(event, SizeFinished):
+            self._on_size(event)
+            self._process_ui()
+        elif isinstance(event, BenchFinished):
+            self._on_finish(event.report)
+
+    def _on_start(self, info: BenchInfo) -> None:
+        self.info = info
+        self.started = time.perf_counter()
+        self.y_select.options = [(Y_LABELS[y].removesuffix(" (log)"), y) for y in Y_CHOICES
+                                 if y != "tflops" or info.flops_given]
+        mode_colour = "#9a6700" if info.interpreter else "#1a7f37"
+        if info.ceilings is not None:
+            ceiling = f"ceilings: {html.escape(info.ceilings.describe())}"
+        else:
+            ceiling = "no ceiling in the interpreter" if info.interpreter else "no ceiling"
+        tune = {False: "active config", "per-size": "tuned per size", "once": "tuned once (largest size)"}[info.tune]
+        self.header.value = (
+            f"<b>Bench {html.escape(info.kernel)}</b> against {html.escape(', '.join(info.impls[1:]) or 'nothing')} · "
+            f"<span style='color:{mode_colour}'>{html.escape(info.device)} · {html.escape(info.mode)}</span> · "
+            f"{len(info.sizes)} sizes · {tune} · checked against {html.escape(info.reference)}"
+            f"<br><span style='color:{mode_colour}'>times: {html.escape(info.timer)} · {ceiling}</span>"
+        )
+        self.progress.max = len(info.sizes)
+        bench_figure(self.figure, info, [], y=self.y)
+        self.status.value = f"0/{len(info.sizes)} sizes"
+        if self.show:
+            display(self.root)
+        self._start_ui_polling()
+
+    def _elapsed(self) -> str:
+        return f"elapsed {_fmt_s(time.perf_counter() - self.started)}"
+
+    def _on_size_started(self, event: SizeStarted) -> None:
+        done = len({r.size_index for r in self.rows})
+        self.status.value = f"{done}/{event.total} sizes · {self._elapsed()} · size {html.escape(str(event.size))}: {event.phase}…"
+
+    def _on_tuning(self, event: SizeTuning) -> None:
+        assert self.info is not None
+        done = len({r.size_index for r in self.rows})
+        of = f"/{event.budget}" if event.budget else ""
+        best = f", best {event.best_ms:.4g} ms" if event.best_ms is not None else ""
+        self.status.value = (f"{done}/{len(self.info.sizes)} sizes · {self._elapsed()} · size "
+                             f"{html.escape(str(event.size))}: tuning, {event.done}{of} candidates{best}")
+
+    def _on_size(self, event: SizeFinished) -> None:
+        assert self.info is not None
+        self.rows.extend(event.rows)
+        self.progress.value = event.done
+        bench_figure(self.figure, self.info, self.rows, y=self.y)
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / event.done * (event.total - event.done)
+        self.status.value = (f"{event.done}/{event.total} sizes · elapsed {_fmt_s(elapsed)} · ETA {_fmt_s(eta)} · "
+                             f"size {html.escape(str(event.size))}: "
+                             + " | ".join(html.escape(_row_text(r)) for r in event.rows))
+
+    def _on_finish(self, report: BenchReport) -> None:
+        if self._ui is not None:
+            self._ui.close()
+            self._ui, self._poll = None, None
+        self.rows = list(report.rows)
+        self.stop_button.disabled = True
+        self.stop_button.description = {"done": "Done", "stop": "Stopped", "interrupt": "Interrupted"}[report.stopped]
+        self.final.value = f"<b>{html.escape(report.summary())}</b>"
+        self.figure.close()
+        self._draw_static()
+
+    def _draw_static(self) -> None:
+        assert self.info is not None
+        if self.static_chart is None:
+            self.static_chart = widgets.Output()
+            self.chart.children = [self.static_chart]
+        fig = bench_figure(go.Figure(), self.info, self.rows, y=self.y)
+        # The plotly mime type alone (JupyterLab's plotly renderer draws it): no plotly.js inlined.
+        self.static_chart.outputs = ({
+            "output_type": "display_data",
+            "data": {"application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                     "text/plain": f"<bench chart of {len(self.rows)} rows>"},
+            "metadata": {},
+        },)

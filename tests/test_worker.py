@@ -1,0 +1,136 @@
+"""Fault isolation on CPU: time limits, killed and crashing workers, failing candidates — each
+labelled, the sweep finishing, nothing measured lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any
+
+import pytest
+import torch
+
+import kernelbench
+from kernelbench import SweepError
+from kernelbench._events import CandidateStarted
+from kernelbench._kernel import parse_config
+from kernelbench._sweep import Sweep
+from kernelbench._worker import EvalWorker, recipe_for
+
+from .kernels import faults, tiles
+
+DEV = kernelbench.DEVICE
+SLOW_AND_FAST = {"block_sizes": [[1, 1], [32, 32]]}  # 1x1 tiles: 4096 interpreted programs
+
+
+@pytest.fixture(autouse=True)
+def quick() -> Any:
+    with kernelbench.settings.scope(cpu_reps=1, compile_workers=0):
+        yield
+
+
+def x64() -> torch.Tensor:
+    return torch.randn(64, 64, device=DEV)
+
+
+@pytest.mark.skipif(not kernelbench.is_interpreter(), reason="uses the interpreter's slowness as the slow kernel")
+def test_slow_candidate_times_out_and_sweep_goes_on() -> None:
+    with kernelbench.settings.scope(run_timeout_s=1.0):
+        result = faults.slow_scale.tune(x64(), ref=lambda t: t * 2, fixed=SLOW_AND_FAST, isolate=True,
+                                        live=False, store=False)
+    statuses = dict(zip(result.df["block_sizes"], result.df["status"]))
+    assert statuses == {"[1, 1]": "timeout", "[32, 32]": "ok"}
+    slow = result.df[result.df["status"] == "timeout"].iloc[0]
+    assert "run_timeout_s" in slow["error"] and "restarted" in slow["error"]
+    assert result.best_config.config["block_sizes"] == [32, 32]
+
+
+@pytest.mark.skipif(not kernelbench.is_interpreter(), reason="uses the interpreter's slowness as the slow kernel")
+def test_worker_killed_mid_candidate_is_labelled_and_replaced() -> None:
+    killed: list[int] = []
+
+    def kill_during_slow(event: Any) -> None:
+        if isinstance(event, CandidateStarted) and event.config.config["block_sizes"] == [1, 1]:
+            proc = sweep._runner.eval_worker._ensure().proc  # the live worker, about to run this one
+
+            def kill() -> None:
+                killed.append(proc.pid)
+                os.kill(proc.pid, signal.SIGKILL)
+
+            threading.Timer(1.0, kill).start()
+
+    sweep = Sweep(faults.slow_scale, (x64(),), ref=lambda t: t * 2, fixed=SLOW_AND_FAST, isolate=True,
+                  observers=[kill_during_slow])
+    result = sweep.run()
+    assert killed
+    by_block = {str(c.config.config["block_sizes"]): c for c in result.candidates}
+    assert by_block["[1, 1]"].status == "runtime_error"
+    assert "killed by SIGKILL" in by_block["[1, 1]"].error
+    assert by_block["[32, 32]"].status == "ok"  # the next candidate ran in a fresh worker
+    assert len(result.candidates) == 2
+
+
+def test_compile_error_and_crash_are_results() -> None:
+    x = torch.randn(32, 32, device=DEV)
+    k = kernelbench.Kernel(tiles.scale.helion_kernel)
+    good = k.default_config(x)
+    k.seed_configs = [parse_config({**good.config, "block_sizes": [8, 8, 8]})]
+    result = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, isolate=True, live=False, store=False)
+    assert [c.status for c in result.candidates] == ["compile_error", "ok"]
+    assert result.candidates[0].error
+
+    # A worker that dies outright (as on a segfault or CUDA illegal address) is labelled with the cause.
+    from kernelbench._worker import _Pool
+
+    sweep = Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=1)
+    pool = _Pool(recipe_for(tiles.scale), sweep.args, sweep._checks, sweep._native_ref, None, None)
+    worker = EvalWorker(pool)
+    try:
+        worker.crash_for_test(code=7)
+        outcome = worker.evaluate(0, dict(good.config))
+        assert outcome["status"] == "runtime_error" and "exited with status 7" in outcome["error"]
+        assert worker.evaluate(1, dict(good.config))["status"] == "ok"  # restarted
+    finally:
+        worker.close()
+
+
+def test_recipe_carries_globals_and_refuses_what_cannot_travel(ip: Any) -> None:
+    from .conftest import run, unique
+
+    name = unique("glob")
+    run(ip, "FACTOR = 4.0\nDT = torch.float32")
+    run(ip, f"""%%kernel -q
+def {name}(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size()):
+        out[tile] = (x[tile] * FACTOR).to(DT)
+    return out
+""")
+    k = ip.user_ns[name]
+    recipe = recipe_for(k)
+    assert recipe.values == {"FACTOR": 4.0} and recipe.dtypes == {"DT": "float32"}
+    assert recipe.source.splitlines()[1].startswith("def ")  # line 2 of the cell, as the user sees it
+    result = k.tune(torch.randn(16, 16, device=DEV), ref=lambda t: t * 4, budget=1, isolate=True,
+                    live=False, store=False)
+    assert result.candidates[0].status == "ok"
+    run(ip, "FACTOR = object()")
+    with pytest.raises(SweepError, match="reads the global 'FACTOR'.*isolate=False"):
+        recipe_for(k)
+
+
+def test_bad_inputs_are_clear_errors() -> None:
+    from kernelbench import KernelbenchError, KernelDefinitionError
+
+    x = torch.randn(16, 16, device=DEV)
+    with pytest.raises(SweepError, match=r"output 0: scale returned shape \(16, 16\) but the reference returned \(16,\)"):
+        tiles.scale.tune(x, ref=lambda t: t.sum(0), budget=2, live=False, store=False)
+    with pytest.raises(SweepError, match=r"fixed\['num_warps'\] = 'four' does not fit: it must be a int"):
+        tiles.scale.tune(x, fixed={"num_warps": "four"}, budget=1, live=False, store=False)
+    with pytest.raises(SweepError, match="a list of 2"):
+        tiles.scale.tune(x, fixed={"block_sizes": [8]}, budget=1, live=False, store=False)
+    with pytest.raises(KernelbenchError, match=r"scale\(x\) was called with 2 argument\(s\) \(Tensor, Tensor\)"):
+        tiles.scale(x, x)
+    with pytest.raises(KernelDefinitionError, match="no tensor") as info:
+        tiles.scale("not a tensor")
+    assert "line 0" not in str(info.value)
