@@ -181,6 +181,8 @@ def run_kernel(spec: Spec, *, smoke: bool, cap_s: float, log: Callable[[str], No
         row[f"ours_{label}_candidates"] = len(result.candidates)
         row[f"ours_{label}_statuses"] = result.df["status"].value_counts().to_dict()
         row[f"ours_{label}_compile_s_median"] = float(result.df["compile_s"].median())
+        row[f"ours_{label}_trace"] = [[c.status, c.ms, round(c.compile_s, 2), round(c.finished_s, 2)]
+                                      for c in result.candidates]
         if result.best_config is not None:
             impls[f"ours_{label}"] = k.compiled(*args, config=result.best_config)
             row[f"ours_{label}_config"] = dict(result.best_config.config)
