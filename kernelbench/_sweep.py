@@ -215,7 +215,9 @@ class Sweep:
         started = time.perf_counter()
         self._emit(SweepStarted(self.info))
         stopped = "exhausted"
+        reason: str | None = None
         pending: list[tuple[int, helion.Config]] = []
+        self._tickets = 0
         try:
             if self.isolate:
                 self._runner = _IsolatedRunner(self)
@@ -223,9 +225,13 @@ class Sweep:
                 self._propose_ahead(pending)
                 if not pending:
                     break
-                index, config = pending.pop(0)
+                ticket, config = self._next(pending, started)
+                if config is None:  # the time limit came while every candidate was compiling
+                    reason = "time_limit"
+                    break
+                index = len(self.candidates)
                 self._emit(CandidateStarted(index, config))
-                candidate = self.evaluate(index, config)
+                candidate = self.evaluate(index, config, ticket)
                 if candidate.error and candidate.error.startswith(STRUCTURE_ERROR):
                     # Output count, shapes and dtypes do not depend on the config: no candidate can pass.
                     raise SweepError(candidate.error.removeprefix(STRUCTURE_ERROR))
@@ -233,15 +239,16 @@ class Sweep:
                 self.candidates.append(candidate)
                 best = SweepResult(self.info, self.candidates, "", 0).best
                 self._emit(CandidateFinished(candidate, best, len(self.candidates), candidate.finished_s))
-            else:
+            if reason is not None:
                 stopped = reason
         except KeyboardInterrupt:
             stopped = "interrupt"
         finally:
+            wall_s = time.perf_counter() - started
             if self._runner is not None:
                 self._runner.close()
                 self._runner = None
-        result = SweepResult(self.info, list(self.candidates), stopped, time.perf_counter() - started)
+        result = SweepResult(self.info, list(self.candidates), stopped, wall_s)
         if result.best_config is not None:
             self.kernel.best[self.info.signature] = result.best_config
         self._emit(SweepFinished(result))
@@ -256,15 +263,26 @@ class Sweep:
             config = self.strategy.propose(self.candidates)
             if config is None:
                 return
-            index = len(self.candidates) + len(pending)
-            pending.append((index, config))
+            ticket, self._tickets = self._tickets, self._tickets + 1
+            pending.append((ticket, config))
             if self._runner is not None:
-                self._runner.precompile(index, config)
+                self._runner.precompile(ticket, config)
 
-    def evaluate(self, index: int, config: helion.Config) -> Candidate:
+    def _next(self, pending: list[tuple[int, helion.Config]], started: float) -> tuple[int, helion.Config | None]:
+        """The next proposal to evaluate: with compile workers, whichever finished compiling first."""
+        if self._runner is None or self._runner.compiler is None:
+            return pending.pop(0)
+        remaining = (self.time_limit - (time.perf_counter() - started)) if self.time_limit else 3600.0
+        ticket = self._runner.next_compiled(max(0.0, remaining))
+        if ticket is None:
+            return -1, None
+        position = next(i for i, (t, _) in enumerate(pending) if t == ticket)
+        return pending.pop(position)
+
+    def evaluate(self, index: int, config: helion.Config, ticket: int | None = None) -> Candidate:
         """Compile, check on every input set (outputs poisoned first), then time one candidate."""
         if self._runner is not None:
-            return self._runner.evaluate(index, config)
+            return self._runner.evaluate(index, config, ticket if ticket is not None else index)
         start = time.perf_counter()
         try:
             fn = self.bound.compile_config(config, allow_print=False)
@@ -313,15 +331,25 @@ class _IsolatedRunner:
             workers = 0 if is_interpreter() else min(8, max(1, (os.cpu_count() or 2) // 2))
         self.compile_workers = workers
         self.compiler = CompileWorkers(pool, workers) if workers else None
+        self._done: dict[int, Any] = {}
         self.eval_worker.start()  # sets up while the compile workers do
 
     def precompile(self, index: int, config: helion.Config) -> None:
         if self.compiler is not None:
             self.compiler.submit(index, dict(config.config))
 
-    def evaluate(self, index: int, config: helion.Config) -> Candidate:
+    def next_compiled(self, timeout: float) -> int | None:
+        """Ticket of the first precompiled proposal (or None when ``timeout`` passes first)."""
+        assert self.compiler is not None
+        job = self.compiler.next_done(timeout)
+        if job is None:
+            return None
+        self._done[job.index] = job
+        return job.index
+
+    def evaluate(self, index: int, config: helion.Config, ticket: int) -> Candidate:
         if self.compiler is not None:
-            job = self.compiler.result(index)
+            job = self._done.pop(ticket, None) or self.compiler.result(ticket)
             if job is not None and job.status is not None:
                 return Candidate(index, config, job.status, compile_s=job.compile_s, error=job.error)
         result = self.eval_worker.evaluate(index, dict(config.config))

@@ -673,12 +673,38 @@ class CompileWorkers:
         self.pump(block_until=index)
         return self.jobs.pop(index, None)
 
+    def next_done(self, timeout: float) -> _Job | None:
+        """The first job whose compile has finished (in any order), waiting at most ``timeout``.
+
+        A slow compile no longer holds up the candidates behind it: they are timed as soon as
+        they are compiled, while it runs on (until ``compile_timeout_s``) in its own worker.
+        """
+        deadline = time.perf_counter() + timeout
+        while True:
+            self.pump()
+            done = [j for j in self.jobs.values() if j.done]
+            if done:
+                job = min(done, key=lambda j: j.index)
+                return self.jobs.pop(job.index)
+            if not self.jobs:
+                return None
+            conns = [w.conn for w in self.starting] + [j.worker.conn for j in self.busy.values() if j.worker]
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return None
+            if not conns:  # no worker could start: hand the jobs back undone
+                job = min(self.jobs.values(), key=lambda j: j.index)
+                self.queue = [j for j in self.queue if j is not job]
+                return self.jobs.pop(job.index)
+            for conn in wait(conns, timeout=min(remaining, 1.0)):
+                self._handle(conn)
+
     def close(self) -> None:
         for job in self.busy.values():
             if job.worker is not None:
                 job.worker.kill()
         for worker in self.idle + self.starting:
-            worker.close()
+            worker.kill()  # compile workers hold nothing worth a graceful exit
         self.busy.clear()
         self.idle.clear()
         self.starting.clear()
