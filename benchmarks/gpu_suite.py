@@ -308,7 +308,7 @@ def chart(record: dict[str, Any], path: Path) -> None:
                     y=[(b / r[impl]) if r.get(impl) and b else None for r, b in zip(record["kernels"], base)])
     fig.update_layout(title=f"Speedup over torch eager — {record['device']} {record['date']}", barmode="group",
                       yaxis_title="× torch eager (higher is better)")
-    path.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
+    path.write_text(fig.to_html(include_plotlyjs="cdn", full_html=True))  # a report, not megabytes of JS
 
 
 def write(record: dict[str, Any], out: Path) -> Path:
