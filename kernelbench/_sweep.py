@@ -33,7 +33,7 @@ from ._errors import SweepError
 from ._events import CandidateFinished, CandidateStarted, Observer, SweepFinished, SweepStarted
 from ._result import Candidate, SweepInfo, SweepResult
 from ._settings import settings
-from ._space import ConfigSpace
+from ._space import ConfigSpace, config_key
 from ._timing import time_ms, timer_label
 from .strategies import resolve
 
@@ -221,7 +221,9 @@ class Sweep:
         try:
             if self.isolate:
                 self._runner = _IsolatedRunner(self)
-            while (reason := self._should_stop(started)) is None:
+            if hasattr(self.strategy, "drive"):
+                reason = self._drive(started)
+            while reason is None and (reason := self._should_stop(started)) is None:
                 self._propose_ahead(pending)
                 if not pending:
                     break
@@ -229,16 +231,7 @@ class Sweep:
                 if config is None:  # the time limit came while every candidate was compiling
                     reason = "time_limit"
                     break
-                index = len(self.candidates)
-                self._emit(CandidateStarted(index, config))
-                candidate = self.evaluate(index, config, ticket)
-                if candidate.error and candidate.error.startswith(STRUCTURE_ERROR):
-                    # Output count, shapes and dtypes do not depend on the config: no candidate can pass.
-                    raise SweepError(candidate.error.removeprefix(STRUCTURE_ERROR))
-                candidate.finished_s = time.perf_counter() - started
-                self.candidates.append(candidate)
-                best = SweepResult(self.info, self.candidates, "", 0).best
-                self._emit(CandidateFinished(candidate, best, len(self.candidates), candidate.finished_s))
+                self._record(len(self.candidates), config, started, ticket)
             if reason is not None:
                 stopped = reason
         except KeyboardInterrupt:
@@ -253,6 +246,54 @@ class Sweep:
             self.kernel.best[self.info.signature] = result.best_config
         self._emit(SweepFinished(result))
         return result
+
+    def _record(self, index: int, config: helion.Config, started: float, ticket: int | None = None) -> Candidate:
+        self._emit(CandidateStarted(index, config))
+        candidate = self.evaluate(index, config, ticket)
+        if candidate.error and candidate.error.startswith(STRUCTURE_ERROR):
+            # Output count, shapes and dtypes do not depend on the config: no candidate can pass.
+            raise SweepError(candidate.error.removeprefix(STRUCTURE_ERROR))
+        candidate.finished_s = time.perf_counter() - started
+        self.candidates.append(candidate)
+        best = SweepResult(self.info, self.candidates, "", 0).best
+        self._emit(CandidateFinished(candidate, best, len(self.candidates), candidate.finished_s))
+        return candidate
+
+    def _drive(self, started: float) -> str:
+        """Run a strategy that has its own loop (Helion's search); returns why it ended."""
+        seen: dict[str, Candidate] = {}
+        tickets: dict[str, int] = {}
+
+        class _Done(Exception):
+            pass
+
+        sweep = self
+
+        class Driver:
+            def prefetch(self, configs: Sequence[helion.Config]) -> None:
+                if sweep._runner is None or sweep._runner.compiler is None:
+                    return
+                for config in configs:
+                    key = config_key(config)
+                    if key not in seen and key not in tickets:
+                        tickets[key] = sweep._tickets
+                        sweep._runner.precompile(sweep._tickets, config)
+                        sweep._tickets += 1
+
+            def evaluate(self, config: helion.Config) -> Candidate:
+                key = config_key(config)
+                if key in seen:
+                    return seen[key]
+                if (why := sweep._should_stop(started)) is not None:
+                    raise _Done(why)
+                seen[key] = sweep._record(len(sweep.candidates), config, started, tickets.pop(key, None))
+                return seen[key]
+
+        try:
+            self.strategy.drive(self.bound, self.args, Driver())  # type: ignore[attr-defined]
+        except _Done as done:
+            return str(done)
+        return "exhausted"
 
     def _propose_ahead(self, pending: list[tuple[int, helion.Config]]) -> None:
         """Keep enough proposals queued for the compile workers (one when compiling in-process)."""

@@ -197,3 +197,34 @@ def test_two_input_tensor_kernel_tunes() -> None:
     x = x32()
     result = basic.add.tune(x, x, ref=lambda a, b: a + b, budget=2, seed=0, live=False)
     assert result.best is not None
+
+
+def test_helion_strategy_streams_its_configs_through_our_engine() -> None:
+    from kernelbench._sweep import Sweep
+
+    finished: list[int] = []
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=5, strategy="helion", fixed={"num_warps": 2},
+                  observers=[lambda e: finished.append(e.done) if isinstance(e, CandidateFinished) else None])
+    result = sweep.run()
+    assert result.info.strategy == "helion" and result.stopped == "budget"
+    assert finished == [1, 2, 3, 4, 5]
+    assert set(result.df["num_warps"]) == {2}  # fixed knobs reach Helion's search as overrides
+    assert len({config_key(c.config) for c in result.candidates}) == 5
+    assert result.best is not None
+
+
+def test_helion_strategy_in_a_worker_and_stop() -> None:
+    box: list[Any] = []
+
+    def stop_after_two(event: Any) -> None:
+        if isinstance(event, CandidateFinished) and event.done == 2:
+            box[0].stop()
+
+    from kernelbench._sweep import Sweep
+
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=10, strategy="helion", isolate=True,
+                  observers=[stop_after_two])
+    box.append(sweep)
+    result = sweep.run()
+    assert result.stopped == "stop" and len(result.candidates) == 2
+    assert all(c.status == "ok" for c in result.candidates)

@@ -1,7 +1,8 @@
 """Search strategies, one module each, behind a registry (as Helion's ``search_algorithms``).
 
 A strategy proposes the next config from what has been measured so far; the sweep engine compiles,
-checks and times it. ``auto`` picks ``grid`` when ``fixed`` lists a small explicit space and
+checks and times it; ``helion`` runs Helion's own search, each config it benchmarks going through
+our engine. ``auto`` picks ``grid`` when ``fixed`` lists a small explicit space and
 ``pattern`` otherwise.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from ._base import Strategy
 from .grid import GridStrategy
+from .helion import HelionStrategy
 from .pattern import PatternStrategy
 from .random import RandomStrategy
 
@@ -18,6 +20,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "random": RandomStrategy,
     "pattern": PatternStrategy,
     "grid": GridStrategy,
+    "helion": HelionStrategy,
 }
 
 
