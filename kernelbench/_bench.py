@@ -43,7 +43,7 @@ from ._check import (
 )
 from ._device import DEVICE, device_name, is_interpreter
 from ._errors import BenchError
-from ._events import CandidateFinished, Observer
+from ._events import CandidateFinished, Observer, emit
 from ._settings import settings
 from ._sweep import _short_error, _sync
 from ._timing import time_ms, timer_label
@@ -575,14 +575,7 @@ class Bench:
         self._stop_requested = True
 
     def _emit(self, event: Any) -> None:
-        for observer in self.observers:
-            try:
-                observer(event)
-            except KeyboardInterrupt:
-                raise
-            except Exception as error:  # noqa: BLE001 - a display bug must not lose measurements
-                warnings.warn(f"kernelbench observer {observer!r} failed on {type(event).__name__}: {error}",
-                              RuntimeWarning, stacklevel=2)
+        emit(self.observers, event)
 
     def run(self) -> BenchReport:
         started = time.perf_counter()

@@ -35,6 +35,7 @@ from ._errors import CheckError
 __all__ = [
     "CheckReport",
     "OutputCheck",
+    "check_outputs",
     "TrialCheck",
     "compare",
     "default_tolerance",
@@ -242,6 +243,28 @@ def compare(
         passed=n_bad == 0,
         first_mismatches=first,
     )
+
+
+def check_outputs(
+    outs: Sequence[torch.Tensor],
+    refs: Sequence[torch.Tensor],
+    *,
+    rtol: float | None,
+    atol: float | None,
+    worst: dict[str, float],
+) -> str | None:
+    """Compare each output with its reference; fold the largest errors into ``worst`` (keys
+    ``max_abs_err``, ``max_rel_err``, ``rel_l2``); return the first failure in one line, or None."""
+    failure = None
+    for i, (o, r) in enumerate(zip(outs, refs)):
+        c = compare(o, r, index=i, rtol=rtol, atol=atol)
+        worst["max_abs_err"] = max(worst.get("max_abs_err", 0.0), c.max_abs_err)
+        worst["max_rel_err"] = max(worst.get("max_rel_err", 0.0), c.max_rel_err)
+        worst["rel_l2"] = max(worst.get("rel_l2", 0.0), c.rel_l2)
+        if not c.passed and failure is None:
+            failure = (f"output {i}: {c.mismatch_fraction:.2%} mismatched, max abs {c.max_abs_err:.3g}"
+                       + (f", {c.unwritten} unwritten" if c.unwritten else ""))
+    return failure
 
 
 def check_structure(outs: list[torch.Tensor], native_refs: list[torch.Tensor], kernel_name: str) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
 
     from ._result import Candidate, SweepInfo, SweepResult
 
-__all__ = ["CandidateFinished", "CandidateStarted", "Event", "Observer", "SweepFinished", "SweepStarted"]
+__all__ = ["CandidateFinished", "CandidateStarted", "Event", "Observer", "SweepFinished", "SweepStarted", "emit"]
 
 
 @dataclasses.dataclass
@@ -40,3 +41,15 @@ class SweepFinished:
 
 Event = Union[SweepStarted, CandidateStarted, CandidateFinished, SweepFinished]
 Observer = Callable[[Any], None]
+
+
+def emit(observers: Sequence[Observer], event: Any) -> None:
+    """Tell every observer; one that fails is warned about, never allowed to lose measurements."""
+    for observer in observers:
+        try:
+            observer(event)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - a display bug must not lose measurements
+            warnings.warn(f"kernelbench observer {observer!r} failed on {type(event).__name__}: {error}",
+                          RuntimeWarning, stacklevel=3)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +19,8 @@ import torch
 
 from ._check import (
     CheckError,
+    check_outputs,
     check_structure,
-    compare,
     flatten_outputs,
     fresh_inputs,
     native_reference,
@@ -30,7 +29,7 @@ from ._check import (
 )
 from ._device import DEVICE, device_name, is_interpreter
 from ._errors import SweepError
-from ._events import CandidateFinished, CandidateStarted, Observer, SweepFinished, SweepStarted
+from ._events import CandidateFinished, CandidateStarted, Observer, SweepFinished, SweepStarted, emit
 from ._result import Candidate, SweepInfo, SweepResult
 from ._settings import settings
 from ._space import ConfigSpace, config_key
@@ -190,17 +189,7 @@ class Sweep:
         self._stop_requested = True
 
     def _emit(self, event: Any) -> None:
-        for observer in self.observers:
-            try:
-                observer(event)
-            except KeyboardInterrupt:
-                raise
-            except Exception as error:  # noqa: BLE001 - a display bug must not lose measurements
-                warnings.warn(
-                    f"kernelbench observer {observer!r} failed on {type(event).__name__}: {error}",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+        emit(self.observers, event)
 
     def _should_stop(self, started: float) -> str | None:
         if self._stop_requested:
@@ -331,7 +320,7 @@ class Sweep:
             return Candidate(index, config, "compile_error", compile_s=time.perf_counter() - start,
                              error=_short_error(error))
         compile_s = time.perf_counter() - start
-        worst_abs = worst_rel = worst_l2 = 0.0
+        worst = {"max_abs_err": 0.0, "max_rel_err": 0.0, "rel_l2": 0.0}
         wrong: str | None = None
         for inputs, refs in self._checks:
             try:
@@ -345,18 +334,12 @@ class Sweep:
                 check_structure(outs, self._native_ref, self.kernel.name)
             except CheckError as error:
                 return Candidate(index, config, "wrong", compile_s=compile_s, error=STRUCTURE_ERROR + str(error))
-            for i, (o, r) in enumerate(zip(outs, refs)):
-                c = compare(o, r, index=i, rtol=self.rtol, atol=self.atol)
-                worst_abs, worst_rel, worst_l2 = max(worst_abs, c.max_abs_err), max(worst_rel, c.max_rel_err), max(worst_l2, c.rel_l2)
-                if not c.passed and wrong is None:
-                    wrong = (f"output {i}: {c.mismatch_fraction:.2%} mismatched, max abs {c.max_abs_err:.3g}"
-                             + (f", {c.unwritten} unwritten" if c.unwritten else ""))
+            wrong = wrong or check_outputs(outs, refs, rtol=self.rtol, atol=self.atol, worst=worst)
         try:
             ms = time_ms(fn, self.args)
         except Exception as error:  # noqa: BLE001
             return Candidate(index, config, "runtime_error", compile_s=compile_s, error=_short_error(error))
-        return Candidate(index, config, "wrong" if wrong else "ok", ms=ms, compile_s=compile_s,
-                         max_abs_err=worst_abs, max_rel_err=worst_rel, rel_l2=worst_l2, error=wrong)
+        return Candidate(index, config, "wrong" if wrong else "ok", ms=ms, compile_s=compile_s, error=wrong, **worst)
 
 
 class _IsolatedRunner:

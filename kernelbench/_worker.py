@@ -300,7 +300,7 @@ class _WorkerState:
         return fn, time.perf_counter() - start
 
     def evaluate(self, conn: Connection, index: int, config: dict[str, Any]) -> dict[str, Any]:
-        from ._check import check_structure, compare, flatten_outputs, poisoned
+        from ._check import check_outputs, check_structure, flatten_outputs, poisoned
         from ._timing import time_ms
 
         _send(conn, {"phase": "compile", "index": index})
@@ -326,14 +326,7 @@ class _WorkerState:
                 from ._sweep import STRUCTURE_ERROR
 
                 return {"status": "wrong", "compile_s": compile_s, "error": STRUCTURE_ERROR + str(error)}
-            for i, (o, r) in enumerate(zip(outs, refs)):
-                c = compare(o, r, index=i, rtol=self.rtol, atol=self.atol)
-                worst = {"max_abs_err": max(worst["max_abs_err"], c.max_abs_err),
-                         "max_rel_err": max(worst["max_rel_err"], c.max_rel_err),
-                         "rel_l2": max(worst["rel_l2"], c.rel_l2)}
-                if not c.passed and wrong is None:
-                    wrong = (f"output {i}: {c.mismatch_fraction:.2%} mismatched, max abs {c.max_abs_err:.3g}"
-                             + (f", {c.unwritten} unwritten" if c.unwritten else ""))
+            wrong = wrong or check_outputs(outs, refs, rtol=self.rtol, atol=self.atol, worst=worst)
         try:
             ms = time_ms(fn, self.args)
         except Exception as error:  # noqa: BLE001
