@@ -1,0 +1,247 @@
+"""01-quickstart in a real browser: JupyterLab on 127.0.0.1 and Debian's Chromium, driven by Playwright.
+
+Asserts from the page what only a browser shows: the ``%%kernel`` card and its Triton render, the
+tuning chart gains points while its cell is still running, the dashboard's Stop button ends the
+sweep early and the result keeps its candidates, and no cell shows an error. Screenshots go to
+``test-artifacts/``. The notebook runs from a temporary copy, so the committed file stays clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium hangs on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+BUDGET = 40  # the quickstart's tuning budget: large enough that Stop is what ends the sweep
+
+try:
+    import playwright.sync_api  # noqa: F401
+
+    HAVE_PLAYWRIGHT = True
+except ImportError:
+    HAVE_PLAYWRIGHT = False
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                       "(apt-get install -y chromium; .ci/run installs it)"),
+    pytest.mark.skipif(not HAVE_PLAYWRIGHT, reason="needs the playwright package (pip install -e '.[dev]')"),
+]
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Runs first in the server's fresh process (no threads yet, unlike a preexec_fn in pytest's): on
+# Linux ask for SIGTERM when pytest dies, so a killed test run leaves no server behind; then become
+# JupyterLab (the request survives exec).
+_LAUNCH = """
+import ctypes, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *sys.argv[1:]])
+"""
+
+
+def _write_settings(settings_dir: Path) -> None:
+    """Every cell attached to the DOM (no windowing), and no requests to the internet."""
+    for plugin, values in {
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }.items():
+        path = settings_dir / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    _write_settings(tmp_path / "lab-settings")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),  # no user kernelspec shadows the venv's
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
+        "KERNELBENCH_HOME": str(tmp_path / "kernelbench-home"),
+    }
+    log = tmp_path / "jupyterlab.log"
+    command = [
+        sys.executable, "-c", _LAUNCH, "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        "--ServerApp.allow_root=True",  # CI machines run as root
+        "--ServerApp.terminals_enabled=False", "--LabApp.extension_manager=readonly",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run all cells, read the cells' outputs
+    ]
+    with log.open("w") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield Lab(url=url, token=token, log=log)
+    finally:
+        server.terminate()  # the server shuts its kernels down on SIGTERM
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _prompt(cell: Any) -> str:
+    return cell.locator(".jp-InputPrompt").inner_text().strip()
+
+
+def _points(cell: Any) -> int:
+    """Markers plotly drew in this cell's output (every status trace; the best-so-far line has none)."""
+    return cell.locator(".js-plotly-plot .scatterlayer .trace .points path").count()
+
+
+def _errors(page: Any) -> list[str]:
+    """Error outputs of every cell, read from the notebook's model."""
+    return page.evaluate("""() => {
+        const found = [];
+        for (const cell of window.jupyterapp.shell.currentWidget.content.model.cells) {
+            if (cell.type !== 'code') continue;
+            for (let i = 0; i < cell.outputs.length; i++) {
+                const out = cell.outputs.get(i).toJSON();
+                if (out.output_type === 'error') found.push(`${out.ename}: ${out.evalue}`);
+            }
+        }
+        return found;
+    }""")
+
+
+def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "browser-failure.png").unlink(missing_ok=True)
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1100},
+        )
+        page = context.pages[0] if context.pages else context.new_page()
+        page.set_default_timeout(60_000)
+        try:
+            page.goto(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
+            page.wait_for_function(
+                "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
+                timeout=180_000,
+            )
+            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+            # The %%kernel card and the Triton it compiles to, mapped to cell lines.
+            kernel_cell = page.locator(".jp-CodeCell", has_text="%%kernel --args x,y --show")
+            expect(kernel_cell.locator(".kb-card")).to_contain_text("silu_mul", timeout=180_000)
+            expect(kernel_cell.locator(".kb-card")).to_contain_text("block_sizes")
+            code = kernel_cell.locator(".kb-code")
+            expect(code).to_contain_text("@triton.jit")
+            expect(code).to_contain_text("tl.store")
+            expect(code).to_contain_text("cell 5")
+            kernel_cell.screenshot(path=ARTIFACTS / "browser-kernel-card.png")
+
+            # The live chart gains points while the tuning cell still runs; then Stop.
+            tune_cell = page.locator(".jp-CodeCell", has_text="silu_mul.tune(")
+            stop = tune_cell.locator("button.widget-button", has_text="Stop")
+            expect(stop).to_be_visible(timeout=300_000)
+            tune_cell.scroll_into_view_if_needed()
+            counts_while_running: list[int] = []
+            deadline = time.monotonic() + 300
+            while len(set(counts_while_running) - {0}) < 2:
+                points, running = _points(tune_cell), _prompt(tune_cell) == "[*]:"
+                assert running, f"the sweep ended before Stop was pressed (points seen: {counts_while_running})"
+                counts_while_running.append(points)
+                assert time.monotonic() < deadline, f"the chart did not gain points: {counts_while_running}"
+                time.sleep(0.2)
+            tune_cell.screenshot(path=ARTIFACTS / "browser-tuning-live.png")
+            points_before_stop = max(counts_while_running)
+            stop.click()
+            expect(tune_cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"), timeout=120_000)
+            expect(tune_cell.locator("button.widget-button", has_text="Stopped")).to_be_visible()
+            expect(tune_cell).to_contain_text("stopped by stop")
+
+            # Every cell finishes; the cell after the sweep reports what it kept.
+            expect(page.locator(".jp-CodeCell .jp-InputPrompt", has_text=re.compile(r"\[[ *]\]"))).to_have_count(
+                0, timeout=300_000)
+            summary = page.locator(".jp-CodeCell", has_text="candidates; stopped by").locator(".jp-OutputArea-output")
+            text = summary.first.inner_text()
+            match = re.search(r"(\d+) candidates; stopped by (\w+)", text)
+            assert match, text
+            kept, reason = int(match.group(1)), match.group(2)
+            assert reason == "stop", text
+            assert points_before_stop <= kept < BUDGET, (points_before_stop, kept)
+            # The finished sweep's chart is a static plotly figure with every kept candidate.
+            expect(tune_cell.locator(".js-plotly-plot")).to_have_count(1)
+            assert _points(tune_cell) == kept
+            tune_cell.screenshot(path=ARTIFACTS / "browser-tuning-stopped.png")
+
+            assert _errors(page) == []
+            for text in page.locator(".jp-OutputArea-output").all_inner_texts():
+                assert "Traceback" not in text and "Error displaying widget" not in text, text
+            last = page.locator(".jp-CodeCell").last
+            last.scroll_into_view_if_needed()
+            expect(last.locator(".jp-OutputArea-output")).to_have_text("True True")
+            page.screenshot(path=ARTIFACTS / "browser-notebook-end.png")
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "browser-failure.png")
+            print(lab.log.read_text()[-5000:])
+            print("prompts:", page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts())
+            print("errors:", _errors(page))
+            raise
+        finally:
+            context.close()
