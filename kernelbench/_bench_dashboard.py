@@ -1,14 +1,12 @@
 """The live bench chart: an observer of bench events, drawn with ipywidgets and plotly.
 
-It works as the sweep dashboard does (``_dashboard``): between sizes, and between tuning candidates,
-it lets the kernel process pending widget messages (``jupyter_ui_poll``) so **Stop** works while the
-cell runs; at the end the live ``FigureWidget`` is closed and replaced by a plain plotly figure (a
+It works as the sweep dashboard does (``_dashboard``): ``kernelbench._stop`` makes **Stop** reach
+the bench while its cell runs; at the end the live ``FigureWidget`` is closed and replaced by a plain plotly figure (a
 small JSON output), so saved notebooks stay small.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import time
@@ -33,6 +31,7 @@ from ._bench import (
     _row_text,
     bench_figure,
 )
+from ._stop import StopChannel
 
 __all__ = ["BenchDashboard"]
 
@@ -71,8 +70,7 @@ class BenchDashboard:
             self.chart,
             self.final,
         ])
-        self._poll: Any = None
-        self._ui: contextlib.ExitStack | None = None
+        self.stop_channel = StopChannel(self.stop_button)
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -94,22 +92,6 @@ class BenchDashboard:
         else:
             self._draw_static()
 
-    def _start_ui_polling(self) -> None:
-        """In a Jupyter kernel, process widget messages (the Stop click) while the bench runs."""
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        if shell is None or getattr(shell, "kernel", None) is None:
-            return
-        from jupyter_ui_poll import ui_events
-
-        self._ui = contextlib.ExitStack()
-        self._poll = self._ui.enter_context(ui_events())
-
-    def _process_ui(self) -> None:
-        if self._poll is not None:
-            self._poll(20)
-
     # -- events -----------------------------------------------------------------------------------
 
     def __call__(self, event: Any) -> None:
@@ -117,13 +99,13 @@ class BenchDashboard:
             self._on_start(event.info)
         elif isinstance(event, SizeStarted):
             self._on_size_started(event)
-            self._process_ui()
+            self.stop_channel.process()
         elif isinstance(event, SizeTuning):
             self._on_tuning(event)
-            self._process_ui()
+            self.stop_channel.process()
         elif isinstance(event, SizeFinished):
             self._on_size(event)
-            self._process_ui()
+            self.stop_channel.process()
         elif isinstance(event, BenchFinished):
             self._on_finish(event.report)
 
@@ -149,7 +131,7 @@ class BenchDashboard:
         self.status.value = f"0/{len(info.sizes)} sizes"
         if self.show:
             display(self.root)
-        self._start_ui_polling()
+        self.stop_channel.open()
 
     def _elapsed(self) -> str:
         return f"elapsed {_fmt_s(time.perf_counter() - self.started)}"
@@ -178,9 +160,7 @@ class BenchDashboard:
                              + " | ".join(html.escape(_row_text(r)) for r in event.rows))
 
     def _on_finish(self, report: BenchReport) -> None:
-        if self._ui is not None:
-            self._ui.close()
-            self._ui, self._poll = None, None
+        self.stop_channel.close()
         self.rows = list(report.rows)
         self.stop_button.disabled = True
         self.stop_button.description = {"done": "Done", "stop": "Stopped", "interrupt": "Interrupted"}[report.stopped]

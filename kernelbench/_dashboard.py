@@ -1,14 +1,13 @@
 """The live sweep dashboard: an observer of sweep events, drawn with ipywidgets and plotly.
 
-Widget clicks are not delivered while a cell runs: between candidates we let the kernel process
-pending widget messages (``jupyter_ui_poll``), so **Stop** works mid-sweep. When the sweep ends the
+Widget clicks are not delivered while a cell runs: ``kernelbench._stop`` makes **Stop** reach the
+sweep mid-cell. When the sweep ends the
 live ``FigureWidget`` (which carries megabytes of JavaScript in saved widget state) is closed and
 replaced by a plain plotly figure (a small JSON output), so saved notebooks stay small.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import time
@@ -21,6 +20,7 @@ from IPython.display import display
 from ._charts import best_so_far, latency_figure, status_points
 from ._events import CandidateFinished, CandidateStarted, SweepFinished, SweepStarted
 from ._result import STATUSES, Candidate, SweepInfo, SweepResult
+from ._stop import StopChannel
 
 if TYPE_CHECKING:
     from ._sweep import Sweep
@@ -64,8 +64,7 @@ class Dashboard:
             self.top,
             self.final,
         ])
-        self._poll: Any = None
-        self._ui: contextlib.ExitStack | None = None
+        self.stop_channel = StopChannel(self.stop_button)
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -86,45 +85,16 @@ class Dashboard:
             else:
                 self._draw_static()
 
-    def _start_ui_polling(self) -> None:
-        """Let the Stop click reach the sweep while its cell still runs.
-
-        ipykernel 7 has kernel subshells, and JupyterLab >= 4.4 sends widget messages on one, where
-        they are handled in the subshell's own thread while the main shell runs the cell. But
-        ipykernel 7.4 sends a comm's messages back to the shell that last published on it (here the
-        busy main shell, until the cell ends), so the Stop button's comm is told to keep the
-        subshell the front end chose. Kernels before 7 queue the click on the main shell; there
-        ``jupyter_ui_poll`` processes pending widget messages between candidates (it cannot on
-        ipykernel 7, which has no ``do_one_iteration``).
-        """
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        kernel = getattr(shell, "kernel", None)
-        if kernel is None:
-            return
-        if getattr(kernel, "shell_channel_thread", None) is not None and self.stop_button.comm is not None:
-            self.stop_button.comm._reply_subshell_for = lambda _data, sent_on: sent_on
-        if hasattr(kernel, "do_one_iteration"):
-            from jupyter_ui_poll import ui_events
-
-            self._ui = contextlib.ExitStack()
-            self._poll = self._ui.enter_context(ui_events())
-
-    def _process_ui(self) -> None:
-        if self._poll is not None:
-            self._poll(20)
-
     # -- events -----------------------------------------------------------------------------------
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, SweepStarted):
             self._on_start(event.info)
         elif isinstance(event, CandidateStarted):
-            self._process_ui()
+            self.stop_channel.process()
         elif isinstance(event, CandidateFinished):
             self._on_candidate(event)
-            self._process_ui()
+            self.stop_channel.process()
         elif isinstance(event, SweepFinished):
             self._on_finish(event.result)
 
@@ -146,7 +116,7 @@ class Dashboard:
         self._update_status(None)
         if self.show:
             display(self.root)
-        self._start_ui_polling()
+        self.stop_channel.open()
 
     def _on_candidate(self, event: CandidateFinished) -> None:
         assert self.info is not None
@@ -212,9 +182,7 @@ class Dashboard:
                           f"<th>ms</th><th>config</th></tr>{rows}</table></details>")
 
     def _on_finish(self, result: SweepResult) -> None:
-        if self._ui is not None:
-            self._ui.close()
-            self._ui, self._poll = None, None
+        self.stop_channel.close()
         self.candidates = list(result.candidates)
         self.stop_button.disabled = True
         self.stop_button.description = "Done" if result.stopped != "stop" else "Stopped"
