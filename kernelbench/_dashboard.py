@@ -161,9 +161,9 @@ class Dashboard:
             result = SweepResult(self.info, self.candidates, "", elapsed)
             text = f"best {best.ms:.4g} ms (#{best.index})"
             if result.gbps(best.ms):
-                text += f", {result.gbps(best.ms):.1f} GB/s"
+                text += f", {result.gbps(best.ms):.3g} GB/s"
             if self.info.ref_ms:
-                text += f", {self.info.ref_ms / best.ms:.2f}× reference"
+                text += f", {self.info.ref_ms / best.ms:.3g}× reference"
             parts.append(f"<b>{text}</b>")
         else:
             parts.append("no correct candidate yet")
@@ -194,11 +194,11 @@ class Dashboard:
         else:
             extra = []
             if result.gbps():
-                extra.append(f"{result.gbps():.1f} GB/s ({html.escape(result.info.bytes_label)})")
+                extra.append(f"{result.gbps():.3g} GB/s ({html.escape(result.info.bytes_label)})")
             if result.tflops():
                 extra.append(f"{result.tflops():.1f} TFLOP/s")
             if result.speedup:
-                extra.append(f"{result.speedup:.2f}× the reference")
+                extra.append(f"{result.speedup:.3g}× the reference")
             self.final.value = (
                 f"<b>Best: {best.ms:.4g} ms</b> (#{best.index}, stopped by {html.escape(result.stopped)}, "
                 f"{result.candidates_per_s:.2f} candidates/s) {' · '.join(extra)}"

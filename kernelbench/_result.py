@@ -186,7 +186,7 @@ class SweepResult:
         if self.speedup:
             parts.append(f"{self.speedup:.3g}x the reference")
         if self.gbps():
-            parts.append(f"{self.gbps():.1f} GB/s ({self.info.bytes_label})")
+            parts.append(f"{self.gbps():.3g} GB/s ({self.info.bytes_label})")
         if self.tflops():
             parts.append(f"{self.tflops():.1f} TFLOP/s")
         parts.append(f"stopped by {self.stopped} after {self.wall_s:.1f} s, {self.candidates_per_s:.2f} candidates/s")
