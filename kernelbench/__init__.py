@@ -51,11 +51,19 @@ __all__ = [
     "kernel",
     "load_config",
     "load_ipython_extension",
+    "release_workers",
     "save_config",
     "settings",
 ]
 
 __version__ = "0.1.0"
+
+
+def release_workers() -> None:
+    """End the sweep worker processes kept warm for the next sweep (they hold memory, GPU too)."""
+    from ._worker import release_workers as release
+
+    release()
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -86,6 +86,13 @@ class Settings:
         default_factory=lambda: _env_int("KERNELBENCH_COMPILE_WORKERS", -1)
     )
 
+    #: ``KERNELBENCH_KEEP_WORKERS``: keep a finished sweep's worker processes for the next sweep of
+    #: the same kernel on the same inputs (``1``), or end them (``0``). ``kernelbench.release_workers()``
+    #: ends kept ones.
+    keep_workers: bool = dataclasses.field(
+        default_factory=lambda: _env_choice("KERNELBENCH_KEEP_WORKERS", "1", ("0", "1")) == "1"
+    )
+
     @contextlib.contextmanager
     def scope(self, **changes: object) -> Iterator[Settings]:
         """Temporarily change settings (for tests): ``with settings.scope(cpu_reps=1): ...``."""

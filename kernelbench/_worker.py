@@ -14,7 +14,9 @@ notebook down with it, and on a GPU host candidates compile in parallel ahead of
 from __future__ import annotations
 
 import ast
+import atexit
 import dataclasses
+import hashlib
 import inspect
 import json
 import os
@@ -500,6 +502,66 @@ class _Pool:
             check_tensors.update({f"ref{k}_{j}": r for j, r in enumerate(refs)})
         self.eval_init = {**self.fake_init, "checks": check_specs}
         self.eval_tensors = check_tensors
+        # What a worker was set up with: a parked worker is reused only for exactly the same.
+        self.compile_key = _digest(self.fake_init, {})
+        self.eval_key = _digest(self.eval_init, check_tensors)
+
+
+def _digest(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.blake2b(json.dumps(header, sort_keys=True).encode(), digest_size=20)
+    for key in sorted(tensors):
+        t = tensors[key].detach().contiguous().cpu()
+        h.update(f"{key}:{t.dtype}:{list(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Warm workers: a finished sweep parks its healthy workers; the next sweep of the same kernel on the
+# same inputs takes them over instead of paying the start-up (seconds: torch, Helion, CUDA, inputs).
+
+_PARKED: dict[str, tuple[str, list[_Process]]] = {}
+
+
+def _park(kind: str, key: str, procs: list[_Process]) -> None:
+    from ._settings import settings
+
+    alive = [p for p in procs if p.ready and p.proc.poll() is None]
+    for p in procs:
+        if p not in alive:  # still starting, or dead: nothing to keep
+            p.kill()
+    if not settings.keep_workers:
+        for p in alive:
+            p.close()
+        return
+    old = _PARKED.pop(kind, None)
+    if old is not None:
+        for p in old[1]:
+            if p not in alive:
+                p.close()
+    _PARKED[kind] = (key, alive)
+
+
+def _unpark(kind: str, key: str) -> list[_Process]:
+    parked = _PARKED.get(kind)
+    if parked is None:
+        return []
+    if parked[0] != key:  # another kernel or other inputs: free these workers now
+        release_workers(kind)
+        return []
+    del _PARKED[kind]
+    return [p for p in parked[1] if p.proc.poll() is None]
+
+
+def release_workers(kind: str | None = None) -> None:
+    """End the worker processes kept warm for the next sweep (all of them, or one ``kind``)."""
+    for name in [kind] if kind else list(_PARKED):
+        parked = _PARKED.pop(name, None)
+        for p in parked[1] if parked else []:
+            p.close()
+
+
+atexit.register(release_workers)
 
 
 class EvalWorker:
@@ -512,7 +574,8 @@ class EvalWorker:
     def start(self) -> None:
         """Start the process now (it sets up while compile workers work); nothing waits for it."""
         if self.proc is None or self.proc.proc.poll() is not None:
-            self.proc = _Process("eval", self.pool.eval_init, self.pool.eval_tensors)
+            warm = _unpark("eval", self.pool.eval_key)
+            self.proc = warm[0] if warm else _Process("eval", self.pool.eval_init, self.pool.eval_tensors)
 
     def _ensure(self) -> _Process:
         self.start()
@@ -552,8 +615,9 @@ class EvalWorker:
         self._ensure().send({"command": "crash", "code": code})
 
     def close(self) -> None:
+        """Park the worker for the next sweep on the same inputs (``settings.keep_workers``)."""
         if self.proc is not None:
-            self.proc.close()
+            _park("eval", self.pool.eval_key, [self.proc])
             self.proc = None
 
 
@@ -565,8 +629,9 @@ class CompileWorkers:
 
     def __init__(self, pool: _Pool, count: int) -> None:
         self.pool = pool
-        self.starting: list[_Process] = [_Process("compile", pool.fake_init, {}) for _ in range(count)]
-        self.idle: list[_Process] = []
+        self.idle: list[_Process] = _unpark("compile", pool.compile_key)[:count]
+        self.starting: list[_Process] = [_Process("compile", pool.fake_init, {})
+                                         for _ in range(count - len(self.idle))]
         self.busy: dict[int, _Job] = {}  # fd -> job
         self.queue: list[_Job] = []
         self.jobs: dict[int, _Job] = {}
@@ -696,8 +761,9 @@ class CompileWorkers:
         for job in self.busy.values():
             if job.worker is not None:
                 job.worker.kill()
-        for worker in self.idle + self.starting:
-            worker.kill()  # compile workers hold nothing worth a graceful exit
+        for worker in self.starting:
+            worker.kill()
+        _park("compile", self.pool.compile_key, self.idle)
         self.busy.clear()
         self.idle.clear()
         self.starting.clear()

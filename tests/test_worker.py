@@ -134,3 +134,30 @@ def test_bad_inputs_are_clear_errors() -> None:
     with pytest.raises(KernelDefinitionError, match="no tensor") as info:
         tiles.scale("not a tensor")
     assert "line 0" not in str(info.value)
+
+
+def test_warm_workers_carry_over_to_the_next_sweep_on_the_same_inputs() -> None:
+    from kernelbench._worker import _PARKED
+
+    kernelbench.release_workers()
+    x = torch.randn(32, 32, device=DEV)
+
+    def sweep_pid(inputs: torch.Tensor) -> int:
+        sweep = Sweep(tiles.scale, (inputs,), ref=lambda t: t * 3, budget=1, seed=0, isolate=True)
+        sweep.run()
+        key, procs = _PARKED["eval"]
+        return procs[0].proc.pid
+
+    first = sweep_pid(x)
+    assert sweep_pid(x) == first  # same kernel, same inputs: the warm worker is taken over
+    other = sweep_pid(torch.randn(32, 32, device=DEV))
+    assert other != first  # other inputs (other references): a fresh worker ...
+    with pytest.raises(ProcessLookupError):
+        os.kill(first, 0)  # ... and the old one has been ended, not leaked
+    kernelbench.release_workers()
+    assert "eval" not in _PARKED
+    with pytest.raises(ProcessLookupError):
+        os.kill(other, 0)
+    with kernelbench.settings.scope(keep_workers=False):
+        Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=1, isolate=True).run()
+    assert "eval" not in _PARKED
