@@ -8,7 +8,6 @@ small JSON output), so saved notebooks stay small.
 from __future__ import annotations
 
 import html
-import json
 import time
 from typing import Any
 
@@ -31,14 +30,11 @@ from ._bench import (
     _row_text,
     bench_figure,
 )
+from ._live_chart import LiveChart, fmt_seconds
 from ._stop import StopChannel
 
 __all__ = ["BenchDashboard"]
 
-
-def _fmt_s(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 class BenchDashboard:
@@ -59,9 +55,9 @@ class BenchDashboard:
         self.stop_button.on_click(self._on_stop)
         self.y_select = widgets.Dropdown(options=[("GB/s", "gbps"), ("ms", "ms")], value="gbps", description="y axis")
         self.y_select.observe(self._on_y, names="value")
-        self.figure = go.FigureWidget()
-        self.chart = widgets.Box([self.figure])
-        self.static_chart: widgets.Output | None = None
+        self.live = LiveChart()
+        self.figure = self.live.figure
+        self.chart = self.live.box
         self.final = widgets.HTML()
         self.root = widgets.VBox([
             self.header,
@@ -87,7 +83,7 @@ class BenchDashboard:
         self.y = change["new"]
         if self.info is None:
             return
-        if self.static_chart is None:
+        if not self.live.frozen:
             bench_figure(self.figure, self.info, self.rows, y=self.y)
         else:
             self._draw_static()
@@ -134,7 +130,7 @@ class BenchDashboard:
         self.stop_channel.open()
 
     def _elapsed(self) -> str:
-        return f"elapsed {_fmt_s(time.perf_counter() - self.started)}"
+        return f"elapsed {fmt_seconds(time.perf_counter() - self.started)}"
 
     def _on_size_started(self, event: SizeStarted) -> None:
         done = len({r.size_index for r in self.rows})
@@ -155,7 +151,7 @@ class BenchDashboard:
         bench_figure(self.figure, self.info, self.rows, y=self.y)
         elapsed = time.perf_counter() - self.started
         eta = elapsed / event.done * (event.total - event.done)
-        self.status.value = (f"{event.done}/{event.total} sizes · elapsed {_fmt_s(elapsed)} · ETA {_fmt_s(eta)} · "
+        self.status.value = (f"{event.done}/{event.total} sizes · elapsed {fmt_seconds(elapsed)} · ETA {fmt_seconds(eta)} · "
                              f"size {html.escape(str(event.size))}: "
                              + " | ".join(html.escape(_row_text(r)) for r in event.rows))
 
@@ -165,19 +161,12 @@ class BenchDashboard:
         self.stop_button.disabled = True
         self.stop_button.description = {"done": "Done", "stop": "Stopped", "interrupt": "Interrupted"}[report.stopped]
         self.final.value = f"<b>{html.escape(report.summary())}</b>"
-        self.figure.close()
         self._draw_static()
 
     def _draw_static(self) -> None:
         assert self.info is not None
-        if self.static_chart is None:
-            self.static_chart = widgets.Output()
-            self.chart.children = [self.static_chart]
-        fig = bench_figure(go.Figure(), self.info, self.rows, y=self.y)
-        # The plotly mime type alone (JupyterLab's plotly renderer draws it): no plotly.js inlined.
-        self.static_chart.outputs = ({
-            "output_type": "display_data",
-            "data": {"application/vnd.plotly.v1+json": json.loads(fig.to_json()),
-                     "text/plain": f"<bench chart of {len(self.rows)} rows>"},
-            "metadata": {},
-        },)
+        self.live.freeze(bench_figure(go.Figure(), self.info, self.rows, y=self.y), f"<bench chart of {len(self.rows)} rows>")
+
+    @property
+    def static_chart(self) -> widgets.Output | None:
+        return self.live.static

@@ -1,15 +1,13 @@
 """The live sweep dashboard: an observer of sweep events, drawn with ipywidgets and plotly.
 
 Widget clicks are not delivered while a cell runs: ``kernelbench._stop`` makes **Stop** reach the
-sweep mid-cell. When the sweep ends the
-live ``FigureWidget`` (which carries megabytes of JavaScript in saved widget state) is closed and
-replaced by a plain plotly figure (a small JSON output), so saved notebooks stay small.
+sweep mid-cell. When the sweep ends, ``kernelbench._live_chart`` swaps the live ``FigureWidget`` for a
+plain plotly figure, so saved notebooks stay small.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,7 @@ from IPython.display import display
 
 from ._charts import best_so_far, latency_figure, status_points
 from ._events import CandidateFinished, CandidateStarted, SweepFinished, SweepStarted
+from ._live_chart import LiveChart, fmt_seconds
 from ._result import STATUSES, Candidate, SweepInfo, SweepResult
 from ._stop import StopChannel
 
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Dashboard"]
 
-
-def _fmt_s(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 class Dashboard:
@@ -51,9 +46,9 @@ class Dashboard:
         self.stop_button.on_click(self._on_stop)
         self.x_select = widgets.Dropdown(options=["index"], value="index", description="x axis")
         self.x_select.observe(self._on_x, names="value")
-        self.figure = go.FigureWidget()
-        self.chart = widgets.Box([self.figure])
-        self.static_chart: widgets.Output | None = None
+        self.live = LiveChart()
+        self.figure = self.live.figure
+        self.chart = self.live.box
         self.top = widgets.HTML()
         self.final = widgets.HTML()
         self.root = widgets.VBox([
@@ -80,7 +75,7 @@ class Dashboard:
     def _on_x(self, change: dict[str, Any]) -> None:
         self.x = change["new"]
         if self.info is not None:
-            if self.static_chart is None:
+            if not self.live.frozen:
                 latency_figure(self.figure, self.info, x=self.x, candidates=self.candidates)
             else:
                 self._draw_static()
@@ -154,9 +149,9 @@ class Dashboard:
         else:
             eta = float("nan")
         of = f"/{self.info.budget}" if self.info.budget else ""
-        parts = [f"{done}{of} candidates", f"elapsed {_fmt_s(elapsed)}"]
+        parts = [f"{done}{of} candidates", f"elapsed {fmt_seconds(elapsed)}"]
         if eta == eta:  # not NaN
-            parts.append(f"ETA {_fmt_s(eta)}")
+            parts.append(f"ETA {fmt_seconds(eta)}")
         if best is not None and best.ms is not None:
             result = SweepResult(self.info, self.candidates, "", elapsed)
             text = f"best {best.ms:.4g} ms (#{best.index})"
@@ -204,19 +199,12 @@ class Dashboard:
                 f"{result.candidates_per_s:.2f} candidates/s) {' · '.join(extra)}"
                 f"<pre style='white-space:pre-wrap'>{html.escape(result.decorator())}</pre>"
             )
-        self.figure.close()
         self._draw_static()
 
     def _draw_static(self) -> None:
         assert self.info is not None
-        if self.static_chart is None:
-            self.static_chart = widgets.Output()
-            self.chart.children = [self.static_chart]
-        fig = latency_figure(go.Figure(), self.info, x=self.x, candidates=self.candidates)
-        # The plotly mime type alone (JupyterLab's plotly renderer draws it): no plotly.js inlined.
-        self.static_chart.outputs = ({
-            "output_type": "display_data",
-            "data": {"application/vnd.plotly.v1+json": json.loads(fig.to_json()),
-                     "text/plain": f"<latency chart of {len(self.candidates)} candidates>"},
-            "metadata": {},
-        },)
+        self.live.freeze(latency_figure(go.Figure(), self.info, x=self.x, candidates=self.candidates), f"<latency chart of {len(self.candidates)} candidates>")
+
+    @property
+    def static_chart(self) -> widgets.Output | None:
+        return self.live.static
