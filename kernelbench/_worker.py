@@ -663,7 +663,7 @@ class CompileWorkers:
             if now - job.started > settings.compile_timeout_s:
                 del self.busy[fd]
                 self._replace(job.worker)
-                job.done, job.status = True, "timeout"
+                job.done, job.status, job.compile_s = True, "timeout", now - job.started
                 job.error = (f"compiling took longer than {settings.compile_timeout_s:g} s "
                              "(settings.compile_timeout_s); the worker was restarted")
         for worker in list(self.starting):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from packaging.requirements import Requirement
 
@@ -59,6 +60,8 @@ def test_start_switches_on_the_interpreter_without_a_gpu(tmp_path: Path) -> None
     assert argv == ["two words", "--flag"]  # the server's command line goes through untouched
 
 
+@pytest.mark.skipif(os.environ.get("KERNELBENCH_OFFLINE") == "1",
+                    reason="KERNELBENCH_OFFLINE=1: no package index here (the GPU host); CI resolves it")
 def test_requirement_set_resolves(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     done = subprocess.run(

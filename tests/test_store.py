@@ -55,7 +55,9 @@ def count(home: Path, sql: str = "SELECT COUNT(*) FROM candidates") -> int:
 
 
 def subprocess_env(home: Path) -> dict[str, str]:
-    return {**os.environ, "KERNELBENCH_HOME": str(home), "KERNELBENCH_CPU_REPS": "1", "PYTHONPATH": str(ROOT)}
+    # ROOT first, the parent's PYTHONPATH kept (Helion lives there on the GPU host).
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "KERNELBENCH_HOME": str(home), "KERNELBENCH_CPU_REPS": "1", "PYTHONPATH": path}
 
 
 # --------------------------------------------------------------------------------------------------
