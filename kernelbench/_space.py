@@ -124,6 +124,22 @@ class ConfigSpace:
 
     def neighbors(self, config: helion.Config, radius: int = 1) -> list[helion.Config]:
         """Configs one step away in one knob (Helion's pattern-search neighbourhood)."""
+        return self._one_knob_changes(config, lambda fragment, value: fragment.pattern_neighbors(value, radius))
+
+    def lines(self, config: helion.Config, limit: int = 16) -> list[helion.Config]:
+        """Every other value of each knob, one knob at a time (a line search through ``config``).
+
+        Reaches what small steps cannot: ``reduction_loops`` from ``None`` (the whole row) to 1024
+        is five halvings away, and the configs between can be slower than both ends. Knobs with
+        more than ``limit`` values (permutations, wide integer ranges) are left to the steps.
+        """
+
+        def values(fragment: Any, current: Any) -> list[Any]:
+            return [v for v in fragment.search_values(limit) or [] if v != current]
+
+        return self._one_knob_changes(config, values)
+
+    def _one_knob_changes(self, config: helion.Config, values_of: Any) -> list[helion.Config]:
         try:
             flat = self.generator.flatten(config)
         except Exception:  # noqa: BLE001 - a config from elsewhere may not flatten: no neighbours
@@ -134,8 +150,8 @@ class ConfigSpace:
             if i in frozen:
                 continue
             try:
-                values = fragment.pattern_neighbors(flat[i], radius)
-            except (TypeError, ValueError):
+                values = values_of(fragment, flat[i])
+            except (TypeError, ValueError, AttributeError):
                 continue
             for value in values:
                 candidate = list(flat)

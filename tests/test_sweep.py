@@ -55,6 +55,8 @@ def test_fixed_pins_knobs_and_lists_restrict_them() -> None:
     x = x32()
     result = tiles.scale.tune(x, budget=4, seed=2, fixed={"num_warps": 2, "pid_type": "flat"}, live=False)
     assert set(result.df["num_warps"]) == {2} and set(result.df["pid_type"]) == {"flat"}
+    # A grid is exactly its grid: no warm start, even where the store knows a config inside it.
+    tiles.scale.tune(x, budget=1, fixed={"block_sizes": [8, 8], "num_warps": 2}, live=False)
     result = tiles.scale.tune(x, fixed={"block_sizes": [[8, 8], [16, 32]]}, live=False)
     assert result.info.strategy == "grid"
     assert sorted(result.df["block_sizes"]) == ["[16, 32]", "[8, 8]"]
@@ -163,6 +165,32 @@ def test_pattern_strategy_explores_neighbours_of_best() -> None:
     x = x32()
     result = kernelbench.Kernel(tiles.scale.helion_kernel).tune(x, budget=8, seed=3, strategy="pattern", live=False)
     assert len({config_key(c.config) for c in result.candidates}) == 8  # never the same config twice
+
+
+def test_pattern_strategy_line_searches_when_steps_run_out() -> None:
+    """A whole-row reduction (``reduction_loops=[None]``) is many halvings from a 16-wide loop; once
+    every one- and two-step neighbour of the best is worse, each knob is tried at every value."""
+    from kernelbench._result import Candidate
+    from kernelbench._space import ConfigSpace
+    from kernelbench.strategies import PatternStrategy
+
+    x, w = torch.randn(64, 1024, device=DEV), torch.randn(1024, device=DEV)
+    space = ConfigSpace(basic.rms_norm.bind(x, w), None, seed=0)
+    near = {str(c.config["reduction_loops"]) for r in (1, 2) for c in space.neighbors(space.default(), r)}
+    far = {str(c.config["reduction_loops"]) for c in space.lines(space.default())}
+    assert "[16]" in far and "[16]" not in near
+
+    strategy = PatternStrategy(space)
+    strategy.probes_left = 0
+    history = [Candidate(0, strategy.propose([]), "ok", ms=1.0)]  # the default, and it stays the best
+    proposed = []
+    while (config := strategy.propose(history)) is not None and len(history) < 400:
+        proposed.append(str(config.config["reduction_loops"]))
+        history.append(Candidate(len(history), config, "ok", ms=2.0))
+        if "[16]" in proposed:
+            break
+    assert "[16]" in proposed  # reached by the line search, not by a random restart
+    assert strategy.centre is not None
 
 
 def test_figure_and_html_report(tmp_path: Any) -> None:

@@ -10,8 +10,10 @@ from ._base import Strategy
 class PatternStrategy(Strategy):
     """Local search: a few random probes, then every one-knob step around the best so far.
 
-    When no neighbour of the best improves on it, the radius grows once, then it restarts from a
-    fresh random config so a long sweep keeps exploring.
+    When no neighbour of the best improves on it, the radius grows once, then each knob is tried
+    at every value (a line search through the best: far values such as a whole-row reduction
+    against a 1024-wide loop are not a few steps apart), then it restarts from a fresh random
+    config so a long sweep keeps exploring.
     """
 
     name = "pattern"
@@ -45,10 +47,13 @@ class PatternStrategy(Strategy):
                     config = self.neighbours.pop(0)
                     if self._fresh(config):
                         return config
-                if self.radius >= 2:
+                if self.radius >= 3:
                     break
                 self.radius += 1
-                self.neighbours = self.space.neighbors(best.config, self.radius)
+                if self.radius == 2:
+                    self.neighbours = self.space.neighbors(best.config, 2)
+                else:
+                    self.neighbours = self.space.lines(best.config)
         return self._random()
 
     def _random(self) -> helion.Config | None:
