@@ -314,7 +314,8 @@ def chart(record: dict[str, Any], path: Path) -> None:
 def write(record: dict[str, Any], out: Path) -> Path:
     record["assessment"] = assess(record)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", record["device"]).strip("-")
-    stem = out / f"{record['date']}-{slug}"
+    tag = f"-{record['tag']}" if record.get("tag") else ""
+    stem = out / f"{record['date']}-{slug}{tag}"
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2, default=str))
     stem.with_suffix(".md").write_text(markdown(record))
     chart(record, Path(f"{stem}.html"))
@@ -328,6 +329,7 @@ def main() -> None:
     parser.add_argument("--part", type=int, default=None, help="write a part file to combine later")
     parser.add_argument("--combine", nargs="*", type=Path, default=None)
     parser.add_argument("--smoke", action="store_true", help="CPU interpreter, tiny sizes, no torch.compile")
+    parser.add_argument("--tag", default="", help="appended to the file names: a second run on the same day")
     parser.add_argument("--quick-cap-s", type=float, default=100.0, help="cap on Helion-quick's search time")
     parser.add_argument("--derive-third", action="store_true",
                         help="take the 1/3-budget result from the equal-budget sweep's first third "
@@ -338,6 +340,7 @@ def main() -> None:
     if opts.combine is not None:
         parts = [json.loads(p.read_text()) for p in opts.combine]
         record = {**parts[0], "kernels": [k for p in parts for k in p["kernels"]]}
+        record["tag"] = opts.tag or record.get("tag", "")
         print(write(record, opts.out).read_text())
         return
 
@@ -351,6 +354,7 @@ def main() -> None:
         "triton": importlib.metadata.version("triton"),
         "helion": importlib.metadata.version("helion"),
         "ceilings": ceilings(opts.smoke),
+        "tag": opts.tag,
         "kernels": [],
     }
     log(f"ceilings {record['ceilings']}")
@@ -360,7 +364,8 @@ def main() -> None:
                                             derive_third=opts.derive_third))
         if opts.part is not None:  # keep what is done even if a later kernel runs past the limit
             slug = re.sub(r"[^A-Za-z0-9]+", "-", record["device"]).strip("-")
-            (opts.out / f"{record['date']}-{slug}-part{opts.part}.json").write_text(json.dumps(record, indent=2, default=str))
+            tag = f"-{opts.tag}" if opts.tag else ""
+            (opts.out / f"{record['date']}-{slug}{tag}-part{opts.part}.json").write_text(json.dumps(record, indent=2, default=str))
     if opts.part is None:
         print(write(record, opts.out).read_text())
 

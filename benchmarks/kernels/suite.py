@@ -57,16 +57,24 @@ def layer_norm(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tenso
 
 @kernelbench.kernel
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per-row loss (mean taken by the caller): logsumexp(row) - row[label]."""
+    """Per-row loss (mean taken by the caller): logsumexp(row) - row[label].
+
+    Online softmax: one pass over each row keeps a running max and a running sum of exponentials
+    rescaled to it, so the logits are read once (a max pass then a sum pass reads them twice).
+    """
     n, v = logits.size()
     losses = torch.empty([n], dtype=torch.float32, device=logits.device)
     flat = logits.view(-1)
     for tile_n in hl.tile(n):
         target = hl.load(flat, [tile_n.index * v + labels[tile_n]]).to(torch.float32)
-        rows = logits[tile_n, :].to(torch.float32)
-        top = torch.amax(rows, dim=-1, keepdim=True)
-        lse = top.squeeze(-1) + torch.log(torch.sum(torch.exp(rows - top), dim=-1))
-        losses[tile_n] = lse - target
+        top = hl.full([tile_n], float("-inf"), dtype=torch.float32)
+        total = hl.zeros([tile_n], dtype=torch.float32)
+        for tile_v in hl.tile(v):
+            chunk = logits[tile_n, tile_v].to(torch.float32)
+            new_top = torch.maximum(top, torch.amax(chunk, dim=-1))
+            total = total * torch.exp(top - new_top) + torch.sum(torch.exp(chunk - new_top[:, None]), dim=-1)
+            top = new_top
+        losses[tile_n] = top + torch.log(total) - target
     return losses
 
 
