@@ -404,9 +404,13 @@ class _Process:
         child_sock.close()
         self.conn = Connection(os.dup(parent_sock.fileno()))
         parent_sock.close()
-        _send(self.conn, {"command": "init", "role": role, **init}, tensors)
+        self.init(init, tensors)
+
+    def init(self, init: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        """Set the worker up for a sweep (again, for a parked one: torch, Helion and CUDA stay up)."""
+        _send(self.conn, {"command": "init", "role": self.role, **init}, tensors)
         self.started = time.perf_counter()
-        self.ready = False  # set by the first message: workers start in parallel, nobody waits here
+        self.ready = False  # set by the answer: workers set up in parallel, nobody waits here
 
     def check_ready(self, header: dict[str, Any]) -> None:
         if not header.get("ready"):
@@ -517,8 +521,10 @@ def _digest(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Warm workers: a finished sweep parks its healthy workers; the next sweep of the same kernel on the
-# same inputs takes them over instead of paying the start-up (seconds: torch, Helion, CUDA, inputs).
+# Warm workers: a finished sweep parks its healthy workers and the next sweep takes them over instead
+# of paying the start-up (~10 s on a GPU host: torch, Helion, a CUDA context). The same kernel on the
+# same inputs finds them ready; any other sweep sends them its kernel and inputs (milliseconds to a
+# second or so for the inputs) and they answer when set up, as fresh ones would.
 
 _PARKED: dict[str, tuple[str, list[_Process]]] = {}
 
@@ -542,15 +548,21 @@ def _park(kind: str, key: str, procs: list[_Process]) -> None:
     _PARKED[kind] = (key, alive)
 
 
-def _unpark(kind: str, key: str) -> list[_Process]:
-    parked = _PARKED.get(kind)
+def _unpark(kind: str, key: str, init: dict[str, Any], tensors: dict[str, torch.Tensor]) -> list[_Process]:
+    """The parked workers of ``kind``: ready if they were set up with ``key``, else re-initialised
+    with ``init`` (not ready until they answer)."""
+    parked = _PARKED.pop(kind, None)
     if parked is None:
         return []
-    if parked[0] != key:  # another kernel or other inputs: free these workers now
-        release_workers(kind)
-        return []
-    del _PARKED[kind]
-    return [p for p in parked[1] if p.proc.poll() is None]
+    alive = [p for p in parked[1] if p.proc.poll() is None]
+    if parked[0] != key:  # another kernel or other inputs
+        for p in list(alive):
+            try:
+                p.init(init, tensors)
+            except OSError:
+                alive.remove(p)
+                p.kill()
+    return alive
 
 
 def release_workers(kind: str | None = None) -> None:
@@ -574,7 +586,9 @@ class EvalWorker:
     def start(self) -> None:
         """Start the process now (it sets up while compile workers work); nothing waits for it."""
         if self.proc is None or self.proc.proc.poll() is not None:
-            warm = _unpark("eval", self.pool.eval_key)
+            warm = _unpark("eval", self.pool.eval_key, self.pool.eval_init, self.pool.eval_tensors)
+            for extra in warm[1:]:
+                extra.close()
             self.proc = warm[0] if warm else _Process("eval", self.pool.eval_init, self.pool.eval_tensors)
 
     def _ensure(self) -> _Process:
@@ -629,9 +643,13 @@ class CompileWorkers:
 
     def __init__(self, pool: _Pool, count: int) -> None:
         self.pool = pool
-        self.idle: list[_Process] = _unpark("compile", pool.compile_key)[:count]
-        self.starting: list[_Process] = [_Process("compile", pool.fake_init, {})
-                                         for _ in range(count - len(self.idle))]
+        warm = _unpark("compile", pool.compile_key, pool.fake_init, {})
+        for extra in warm[count:]:
+            extra.close()
+        warm = warm[:count]
+        self.idle: list[_Process] = [p for p in warm if p.ready]
+        self.starting: list[_Process] = [p for p in warm if not p.ready]
+        self.starting += [_Process("compile", pool.fake_init, {}) for _ in range(count - len(warm))]
         self.busy: dict[int, _Job] = {}  # fd -> job
         self.queue: list[_Job] = []
         self.jobs: dict[int, _Job] = {}

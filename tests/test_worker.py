@@ -136,28 +136,31 @@ def test_bad_inputs_are_clear_errors() -> None:
     assert "line 0" not in str(info.value)
 
 
-def test_warm_workers_carry_over_to_the_next_sweep_on_the_same_inputs() -> None:
+def test_warm_workers_carry_over_to_the_next_sweep() -> None:
     from kernelbench._worker import _PARKED
 
     kernelbench.release_workers()
     x = torch.randn(32, 32, device=DEV)
 
-    def sweep_pid(inputs: torch.Tensor) -> int:
-        sweep = Sweep(tiles.scale, (inputs,), ref=lambda t: t * 3, budget=1, seed=0, isolate=True)
-        sweep.run()
+    def sweep(kernel: Any, inputs: torch.Tensor, ref: Any) -> tuple[int, Any]:
+        result = Sweep(kernel, (inputs,), ref=ref, budget=2, seed=0, isolate=True).run()
         key, procs = _PARKED["eval"]
-        return procs[0].proc.pid
+        return procs[0].proc.pid, result
 
-    first = sweep_pid(x)
-    assert sweep_pid(x) == first  # same kernel, same inputs: the warm worker is taken over
-    other = sweep_pid(torch.randn(32, 32, device=DEV))
-    assert other != first  # other inputs (other references): a fresh worker ...
-    with pytest.raises(ProcessLookupError):
-        os.kill(first, 0)  # ... and the old one has been ended, not leaked
+    first, _ = sweep(tiles.scale, x, lambda t: t * 3)
+    assert sweep(tiles.scale, x, lambda t: t * 3)[0] == first  # same kernel, same inputs: taken over as is
+    # Other inputs, then another kernel: the same process, set up again (no new torch/Helion/CUDA start-up),
+    # and what it measures is the new sweep's: a wrong reference is caught, a right one passes.
+    pid, result = sweep(tiles.scale, torch.randn(32, 32, device=DEV), lambda t: t * 3)
+    assert pid == first and set(result.df["status"]) == {"ok"}
+    pid, result = sweep(tiles.always_wrong, x, lambda t: t * 3)
+    assert pid == first and set(result.df["status"]) == {"wrong"}
+    pid, result = sweep(tiles.scale, x, lambda t: t * 4)
+    assert pid == first and set(result.df["status"]) == {"wrong"}
     kernelbench.release_workers()
     assert "eval" not in _PARKED
     with pytest.raises(ProcessLookupError):
-        os.kill(other, 0)
+        os.kill(first, 0)  # ended, not leaked
     with kernelbench.settings.scope(keep_workers=False):
         Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=1, isolate=True).run()
     assert "eval" not in _PARKED
