@@ -5,7 +5,8 @@ notebook down with it, and on a GPU host candidates compile in parallel ahead of
   re-imports the user's ``__main__``; a notebook has none and a script would re-run itself).
 * The kernel reaches a worker as a :class:`Recipe`: its source (decorators dropped, line numbers
   kept so errors still name the cell line) and the globals it reads (modules by name, plain values,
-  helper functions by source). Nothing is pickled: messages are JSON, tensors travel as safetensors.
+  helper functions by source). Nothing is pickled: messages are JSON, each tensor travels as its raw
+  bytes (dtype and shape in the JSON), sent from and received into tensor memory without copies.
 * The parent watches each phase with a time limit (compile, then run/check/time). A worker that
   overruns is killed (``timeout``); one that dies (segfault, ``os._exit``, CUDA illegal address,
   out of memory) is labelled with the cause from its exit status and log, and restarted.
@@ -33,8 +34,6 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import torch
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
 
 from ._errors import SweepError
 
@@ -53,26 +52,34 @@ class WorkerDied(Exception):
 
 
 # --------------------------------------------------------------------------------------------------
-# Wire format: a JSON header, then a safetensors blob (possibly empty)
+# Wire format: a JSON header naming the tensors (dtype, shape), then one raw buffer per tensor
 
 
 def _send(conn: Connection, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
-    conn.send_bytes(json.dumps(header).encode())
-    flat: dict[str, torch.Tensor] = {}
-    seen: set[int] = set()
-    for key, value in (tensors or {}).items():
-        value = value.detach().contiguous().cpu()
-        if value.data_ptr() in seen:  # safetensors refuses aliases (the given args are check set 0)
-            value = value.clone()
-        seen.add(value.data_ptr())
-        flat[key] = value
-    conn.send_bytes(save_tensors(flat) if flat else b"")
+    flat = {key: value.detach().contiguous().cpu() for key, value in (tensors or {}).items()}
+    layout = [[key, str(t.dtype).removeprefix("torch."), list(t.shape)] for key, t in flat.items()]
+    conn.send_bytes(json.dumps({**header, "_tensors": layout}).encode())
+    for t in flat.values():
+        conn.send_bytes(t.reshape(-1).view(torch.uint8).numpy())  # the tensor's memory, not a copy
 
 
 def _recv(conn: Connection) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     header = json.loads(conn.recv_bytes().decode())
-    blob = conn.recv_bytes()
-    return header, (load_tensors(blob) if blob else {})
+    tensors: dict[str, torch.Tensor] = {}
+    for key, dtype_name, shape in header.pop("_tensors", []):
+        dtype = getattr(torch, dtype_name)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"unknown tensor dtype {dtype_name!r} in a worker message")
+        out = torch.empty(shape, dtype=dtype)
+        raw = out.reshape(-1).view(torch.uint8)
+        if raw.numel():
+            got = conn.recv_bytes_into(raw.numpy())
+        else:
+            got = len(conn.recv_bytes())
+        if got != raw.numel():
+            raise ValueError(f"tensor {key!r}: expected {raw.numel()} bytes, got {got}")
+        tensors[key] = out
+    return header, tensors
 
 
 def _pack_args(prefix: str, args: Sequence[Any]) -> tuple[list[Any], dict[str, torch.Tensor]]:
@@ -288,9 +295,9 @@ class _WorkerState:
         self.rtol, self.atol = header["rtol"], header["atol"]
         self.native = header["native"]  # [[shape, dtype], ...] of the reference outputs
         self.checks: list[tuple[tuple[Any, ...], list[torch.Tensor]]] = []
-        for k, (specs, n_refs) in enumerate(header.get("checks", [])):
+        for k, (specs, ref_dtypes) in enumerate(header.get("checks", [])):
             inputs = _unpack_args(specs, tensors, self.device)
-            refs = [tensors[f"ref{k}_{j}"].to(self.device) for j in range(n_refs)]
+            refs = [tensors[f"ref{k}_{j}"].to(self.device, getattr(torch, dtype)) for j, dtype in enumerate(ref_dtypes)]
             self.checks.append((inputs, refs))
 
     def compile(self, config: dict[str, Any], launch: bool) -> tuple[Any, float]:
@@ -348,6 +355,7 @@ def main(fd: int) -> None:
         if command == "exit":
             return
         if command == "init":
+            state = None  # a parked worker set up again: free the last sweep's tensors first
             try:
                 state = _WorkerState(header, tensors)
                 _send(conn, {"ready": True})
@@ -500,31 +508,32 @@ class _Pool:
         check_specs: list[Any] = []
         check_tensors: dict[str, torch.Tensor] = dict(tensors)
         for k, (inputs, refs) in enumerate(checks):
-            specs, ts = _pack_args(f"check{k}_", inputs)
-            check_tensors.update(ts)
-            check_specs.append([specs, len(refs)])
-            check_tensors.update({f"ref{k}_{j}": r for j, r in enumerate(refs)})
+            if k == 0 and len(inputs) == len(args) and all(a is b for a, b in zip(inputs, args)):
+                specs = arg_specs  # the first check set is the given arguments: sent once
+            else:
+                specs, ts = _pack_args(f"check{k}_", inputs)
+                check_tensors.update(ts)
+            check_specs.append([specs, [str(r.dtype).removeprefix("torch.") for r in refs]])
+            for j, (r, out) in enumerate(zip(refs, native)):
+                # A float64 reference of a 16-bit output travels as float32 (half the bytes; the
+                # rounding, 6e-8 relative, is far inside any 16-bit tolerance) and is widened again.
+                narrow = r.dtype == torch.float64 and out.is_floating_point() and out.element_size() <= 2
+                check_tensors[f"ref{k}_{j}"] = r.float() if narrow else r
         self.eval_init = {**self.fake_init, "checks": check_specs}
         self.eval_tensors = check_tensors
-        # What a worker was set up with: a parked worker is reused only for exactly the same.
-        self.compile_key = _digest(self.fake_init, {})
-        self.eval_key = _digest(self.eval_init, check_tensors)
-
-
-def _digest(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
-    h = hashlib.blake2b(json.dumps(header, sort_keys=True).encode(), digest_size=20)
-    for key in sorted(tensors):
-        t = tensors[key].detach().contiguous().cpu()
-        h.update(f"{key}:{t.dtype}:{list(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+        # What compile workers were set up with: parked ones are taken over as they are only for
+        # exactly this (no tensors in it, so it is cheap). The eval worker is always set up again: a
+        # key over its inputs and references would mean hashing all of them on every sweep.
+        self.compile_key = hashlib.blake2b(json.dumps(self.fake_init, sort_keys=True).encode(),
+                                           digest_size=20).hexdigest()
+        self.eval_key = ""
 
 
 # --------------------------------------------------------------------------------------------------
 # Warm workers: a finished sweep parks its healthy workers and the next sweep takes them over instead
 # of paying the start-up (~10 s on a GPU host: torch, Helion, a CUDA context). The same kernel on the
-# same inputs finds them ready; any other sweep sends them its kernel and inputs (milliseconds to a
-# second or so for the inputs) and they answer when set up, as fresh ones would.
+# same inputs finds its compile workers ready; otherwise a sweep sends them its kernel and inputs
+# and they answer when set up, as fresh ones would (the eval worker is always set up again).
 
 _PARKED: dict[str, tuple[str, list[_Process]]] = {}
 
@@ -549,13 +558,13 @@ def _park(kind: str, key: str, procs: list[_Process]) -> None:
 
 
 def _unpark(kind: str, key: str, init: dict[str, Any], tensors: dict[str, torch.Tensor]) -> list[_Process]:
-    """The parked workers of ``kind``: ready if they were set up with ``key``, else re-initialised
-    with ``init`` (not ready until they answer)."""
+    """The parked workers of ``kind``: ready if they were set up with ``key`` (an empty key matches
+    nothing), else re-initialised with ``init`` (not ready until they answer)."""
     parked = _PARKED.pop(kind, None)
     if parked is None:
         return []
     alive = [p for p in parked[1] if p.proc.poll() is None]
-    if parked[0] != key:  # another kernel or other inputs
+    if not key or parked[0] != key:  # another kernel or other inputs
         for p in list(alive):
             try:
                 p.init(init, tensors)

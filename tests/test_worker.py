@@ -164,3 +164,48 @@ def test_warm_workers_carry_over_to_the_next_sweep() -> None:
     with kernelbench.settings.scope(keep_workers=False):
         Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=1, isolate=True).run()
     assert "eval" not in _PARKED
+
+
+def test_wire_format_round_trips_tensors_without_pickle() -> None:
+    import socket
+    from multiprocessing.connection import Connection
+
+    from kernelbench._worker import _recv, _send
+
+    a, b = socket.socketpair()
+    left, right = Connection(os.dup(a.fileno())), Connection(os.dup(b.fileno()))
+    a.close()
+    b.close()
+    tensors = {
+        "bf16": torch.randn(3, 5).to(torch.bfloat16),
+        "strided": torch.arange(12.0).reshape(3, 4).t(),  # not contiguous
+        "mask": torch.tensor([True, False, True]),
+        "scalar": torch.tensor(7, dtype=torch.int64),
+        "empty": torch.empty(0, 4, dtype=torch.float16),
+    }
+    received: dict[str, Any] = {}
+    reader = threading.Thread(target=lambda: received.update(zip(("header", "tensors"), _recv(right))))
+    reader.start()
+    _send(left, {"command": "init", "n": 1}, tensors)
+    reader.join(timeout=30)
+    assert received["header"] == {"command": "init", "n": 1}
+    for key, t in tensors.items():
+        got = received["tensors"][key]
+        assert got.dtype == t.dtype and got.shape == t.shape and torch.equal(got, t), key
+    left.close()
+    right.close()
+
+
+def test_float64_references_of_16_bit_outputs_travel_as_float32() -> None:
+    from kernelbench._worker import _Pool
+
+    x = torch.randn(16, 16, device=DEV).to(torch.bfloat16)
+    ref64 = x.double() * 3
+    pool = _Pool(recipe_for(tiles.scale), (x,), [((x,), [ref64])], [x], None, None)
+    assert pool.eval_tensors["ref0_0"].dtype == torch.float32
+    assert pool.eval_init["checks"][0][1] == ["float64"]  # widened again in the worker
+    assert "check0_0" not in pool.eval_tensors  # the first check set is the arguments: sent once
+    result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=2, seed=0, isolate=True).run()
+    assert set(result.df["status"]) == {"ok"}
+    result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3.3, budget=1, seed=0, isolate=True).run()
+    assert set(result.df["status"]) == {"wrong"}
