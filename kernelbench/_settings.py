@@ -89,9 +89,9 @@ class Settings:
         default_factory=lambda: _env_int("KERNELBENCH_COMPILE_WORKERS", -1)
     )
 
-    #: ``KERNELBENCH_KEEP_WORKERS``: keep a finished sweep's worker processes for the next sweep of
-    #: the same kernel on the same inputs (``1``), or end them (``0``). ``kernelbench.release_workers()``
-    #: ends kept ones.
+    #: ``KERNELBENCH_KEEP_WORKERS``: keep a finished sweep's worker processes for the next sweep (of
+    #: any kernel: they are set up again, not started again) (``1``), or end them (``0``).
+    #: ``kernelbench.release_workers()`` ends kept ones.
     keep_workers: bool = dataclasses.field(
         default_factory=lambda: _env_choice("KERNELBENCH_KEEP_WORKERS", "1", ("0", "1")) == "1"
     )

@@ -638,7 +638,7 @@ class EvalWorker:
         self._ensure().send({"command": "crash", "code": code})
 
     def close(self) -> None:
-        """Park the worker for the next sweep on the same inputs (``settings.keep_workers``)."""
+        """Park the worker for the next sweep (``settings.keep_workers``)."""
         if self.proc is not None:
             _park("eval", self.pool.eval_key, [self.proc])
             self.proc = None
