@@ -18,7 +18,7 @@ from IPython.display import display
 from ._charts import best_so_far, latency_figure, status_points
 from ._events import CandidateFinished, CandidateStarted, SweepFinished, SweepStarted
 from ._live_chart import LiveChart, fmt_seconds
-from ._result import STATUSES, Candidate, SweepInfo, SweepResult
+from ._result import STATUSES, Candidate, SweepInfo, SweepResult, skipped_note
 from ._stop import StopChannel
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class Dashboard:
             f"<span style='color:{mode_colour}'>{html.escape(info.device)} · {html.escape(info.mode)}</span> · "
             f"strategy <code>{html.escape(info.strategy)}</code> · space {html.escape(info.space)}{space_note}{ref}"
             f"<br><span style='color:{mode_colour}'>times: {html.escape(info.timer)}</span>"
+            + (f"<br>{html.escape(note)}" if (note := skipped_note(info)) else "")
         )
         self.progress.max = info.budget or 100
         latency_figure(self.figure, info, x=self.x, candidates=[])

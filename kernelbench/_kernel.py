@@ -30,7 +30,7 @@ from ._device import DEVICE, device_name
 from ._errors import CheckError, ConfigError, KernelbenchError
 from ._settings import settings
 from ._source import helion_error_to_definition_error
-from ._store import RunStore, StoreObserver, default_store, known_configs
+from ._store import RunStore, StoreObserver, default_store, known_configs, known_slow_compiles
 
 if TYPE_CHECKING:
     from ._bench import BenchReport
@@ -101,6 +101,8 @@ class Kernel:
         self.pinned: helion.Config | None = parse_config(configs[0]) if len(configs) == 1 else None
         self.seed_configs: list[helion.Config] = [parse_config(c) for c in configs] if len(configs) > 1 else []
         self.best: dict[tuple[Any, ...], helion.Config] = {}
+        # Per signature: configs whose compile ran past the limit in this session, with how long it ran.
+        self.slow_compiles: dict[tuple[Any, ...], list[tuple[helion.Config, float]]] = {}
         self._knobs: list[str] | None = None
         self._last_signature: tuple[Any, ...] | None = None
         # The run store's best configs per signature, with the store they came from (cheap calls).
@@ -388,13 +390,15 @@ class Kernel:
             watchers.append(TextProgress())
         start = [self.pinned] if self.pinned is not None else []
         start += self.seed_configs
+        avoid: list[helion.Config] = []
         if run_store is not None:  # warm start, within the fixed knobs
             start += [c for c in known_configs(run_store, self, signature_of(args))
                       if all(c.config.get(k) == v or (isinstance(v, list) and c.config.get(k) in v)
                              for k, v in (fixed or {}).items())]
+            avoid = known_slow_compiles(run_store, self, signature_of(args))
         sweep = Sweep(self, args, ref=ref, budget=budget, time_limit=time_limit, strategy=strategy, fixed=fixed,
                       seed=seed, observers=watchers, bytes=bytes, flops=flops, start=start, rtol=rtol, atol=atol,
-                      isolate=isolate)
+                      isolate=isolate, avoid=avoid)
         if dashboard is not None:
             dashboard.attach(sweep)
         return sweep.run()

@@ -6,6 +6,7 @@ import sys
 from typing import Any, TextIO
 
 from ._events import CandidateFinished, SweepFinished, SweepStarted
+from ._result import skipped_note
 
 __all__ = ["TextProgress"]
 
@@ -24,6 +25,8 @@ class TextProgress:
             limit = f", {info.time_limit:g} s limit" if info.time_limit else ""
             print(f"tuning {info.kernel} on {info.mode}: {info.strategy} search over {info.space}"
                   f"{limit}; times are {info.timer}", file=self.stream)
+            if note := skipped_note(info):
+                print(note, file=self.stream)
         elif isinstance(event, CandidateFinished):
             c, best = event.candidate, event.best
             of = f"/{self.total}" if self.total else ""

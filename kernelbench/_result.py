@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["STATUSES", "Candidate", "SweepInfo", "SweepResult"]
 
 STATUSES = ("ok", "wrong", "compile_error", "runtime_error", "timeout")
+#: How a ``timeout`` whose compile ran past ``settings.compile_timeout_s`` begins its error.
+COMPILE_TIMEOUT_PREFIX = "compiling took longer than"
 STATUS_COLOURS = {
     "ok": "#1f77b4",
     "wrong": "#d62728",
@@ -68,6 +70,15 @@ class SweepInfo:
     signature: tuple[Any, ...] = ()
     source_hash: str = ""
     interpreter: bool = False
+    skipped: int = 0  # configs not tried: their compile ran past the limit in an earlier sweep
+
+
+def skipped_note(info: SweepInfo) -> str:
+    """Says which configs a sweep leaves out, if any ('' if none)."""
+    if not info.skipped:
+        return ""
+    return (f"{info.skipped} config(s) skipped: their compile ran past settings.compile_timeout_s "
+            "before (raise it to try them again)")
 
 
 @dataclasses.dataclass

@@ -31,6 +31,7 @@ import triton
 from ._device import device_name
 from ._errors import KernelbenchError, StoreError
 from ._events import CandidateFinished, SweepFinished, SweepStarted
+from ._result import COMPILE_TIMEOUT_PREFIX
 from ._settings import settings
 from ._space import config_key
 
@@ -149,6 +150,12 @@ class RunStore(abc.ABC):
         self, kernel_name: str, source_hash: str, signature: Sequence[Any], device: str, limit: int = 3
     ) -> list[helion.Config]:
         """The fastest distinct correct configs ever measured for this key, fastest first."""
+
+    def slow_compiles(
+        self, kernel_name: str, source_hash: str, signature: Sequence[Any], device: str, at_least_s: float
+    ) -> list[helion.Config]:
+        """Configs whose compile was cut after at least ``at_least_s`` seconds (default: none known)."""
+        return []
 
     def best_config(
         self, kernel_name: str, source_hash: str, signature: Sequence[Any], device: str
@@ -332,6 +339,20 @@ class SQLiteStore(RunStore):
                 break
         return list(found.values())
 
+    def slow_compiles(
+        self, kernel_name: str, source_hash: str, signature: Sequence[Any], device: str, at_least_s: float
+    ) -> list[helion.Config]:
+        rows = self._read(
+            "SELECT DISTINCT c.config FROM candidates c JOIN runs r ON r.id = c.run_id "
+            "WHERE r.kernel = ? AND r.source_hash = ? AND r.signature = ? AND r.device = ? "
+            "AND c.status = 'timeout' AND c.error LIKE ? AND c.compile_s >= ?",
+            (kernel_name, source_hash, signature_key(signature), device, f"{COMPILE_TIMEOUT_PREFIX}%", at_least_s),
+        )
+        try:
+            return [helion.Config.from_json(row["config"]) for row in rows]
+        except (ValueError, TypeError) as error:
+            raise self._error(error) from None
+
 
 _DEFAULT_STORES: dict[Path, SQLiteStore] = {}
 
@@ -399,6 +420,18 @@ def known_configs(store: RunStore, kernel: Kernel, signature: Sequence[Any], lim
             _WARNED.add(repr(store))
             warnings.warn(f"{error}. Best known configs are skipped.", RuntimeWarning, stacklevel=3)
         return []
+
+
+def known_slow_compiles(store: RunStore, kernel: Kernel, signature: Sequence[Any]) -> list[helion.Config]:
+    """Configs of ``kernel`` on this signature and device whose compile ran past a limit at least as
+    long as today's ``settings.compile_timeout_s``: a sweep skips them (raise the limit to retry them)."""
+    if not kernel.source:
+        return []
+    try:
+        return store.slow_compiles(kernel.name, kernel.source_hash, signature, device_name(),
+                                   settings.compile_timeout_s)
+    except StoreError:
+        return []  # known_configs has warned about this store already
 
 
 # --------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from ._check import (
 from ._device import DEVICE, device_name, is_interpreter
 from ._errors import SweepError
 from ._events import CandidateFinished, CandidateStarted, Observer, SweepFinished, SweepStarted, emit
-from ._result import Candidate, SweepInfo, SweepResult
+from ._result import COMPILE_TIMEOUT_PREFIX, Candidate, SweepInfo, SweepResult
 from ._settings import settings
 from ._space import ConfigSpace, config_key
 from ._timing import time_ms, timer_label
@@ -80,6 +80,7 @@ class Sweep:
         rtol: float | None = None,
         atol: float | None = None,
         isolate: bool | None = None,
+        avoid: Sequence[helion.Config] = (),
     ) -> None:
         if budget is not None and budget < 1:
             raise SweepError(f"budget must be at least 1 candidate, got {budget}")
@@ -103,6 +104,12 @@ class Sweep:
         cls = resolve(strategy, has_choices=bool(self.space.choices), grid_size=len(self.space.grid()))
         self.strategy_name = cls.name
         self.strategy = cls(self.space, start=list(start))
+        # Configs whose compile already ran past a limit at least as long as today's (this session's,
+        # and the store's via ``avoid``): proposing them again would only hold a worker for the limit.
+        signature = kernel._last_signature or ()
+        again = [c for c, ran_s in kernel.slow_compiles.get(signature, []) if ran_s >= settings.compile_timeout_s]
+        self._avoid = {config_key(c) for c in [*again, *avoid]}
+        self.strategy.seen |= self._avoid
         self._prepare_checks()
         self.isolate = self._want_isolation(isolate)
         self._runner: _IsolatedRunner | None = None
@@ -127,6 +134,7 @@ class Sweep:
             signature=kernel._last_signature or (),
             source_hash=kernel.source_hash,
             interpreter=is_interpreter(),
+            skipped=len(self._avoid),
         )
 
     # -- set-up -----------------------------------------------------------------------------------
@@ -231,6 +239,9 @@ class Sweep:
                 self._runner.close()
                 self._runner = None
         result = SweepResult(self.info, list(self.candidates), stopped, wall_s)
+        slow = self.kernel.slow_compiles.setdefault(self.info.signature, [])
+        slow += [(c.config, c.compile_s) for c in self.candidates
+                 if c.status == "timeout" and (c.error or "").startswith(COMPILE_TIMEOUT_PREFIX)]
         if result.best_config is not None:
             self.kernel.best[self.info.signature] = result.best_config
         self._emit(SweepFinished(result))
@@ -273,6 +284,8 @@ class Sweep:
                 key = config_key(config)
                 if key in seen:
                     return seen[key]
+                if key in sweep._avoid:  # not measured, not recorded: a failure to Helion's search
+                    return Candidate(-1, config, "timeout", error=f"{COMPILE_TIMEOUT_PREFIX} the limit before")
                 if (why := sweep._should_stop(started)) is not None:
                     raise _Done(why)
                 seen[key] = sweep._record(len(sweep.candidates), config, started, tickets.pop(key, None))

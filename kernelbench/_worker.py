@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from ._errors import SweepError
+from ._result import COMPILE_TIMEOUT_PREFIX
 
 __all__ = ["CompileWorkers", "EvalWorker", "Recipe", "WorkerDied", "WorkerTimeout", "recipe_for"]
 
@@ -67,7 +68,7 @@ def _recv(conn: Connection) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     header = json.loads(conn.recv_bytes().decode())
     tensors: dict[str, torch.Tensor] = {}
     for key, dtype_name, shape in header.pop("_tensors", []):
-        dtype = getattr(torch, dtype_name)
+        dtype = getattr(torch, dtype_name, None)
         if not isinstance(dtype, torch.dtype):
             raise ValueError(f"unknown tensor dtype {dtype_name!r} in a worker message")
         out = torch.empty(shape, dtype=dtype)
@@ -626,10 +627,13 @@ class EvalWorker:
                 return header
         except WorkerTimeout:
             self.proc = None
-            what = "compiling" if phase == "compile" else "running, checking or timing"
-            limit_name = "compile_timeout_s" if phase == "compile" else "run_timeout_s"
+            if phase == "compile":
+                return {"status": "timeout", "compile_s": time.perf_counter() - start,
+                        "error": f"{COMPILE_TIMEOUT_PREFIX} {limit:g} s (settings.compile_timeout_s); "
+                                 "the worker was restarted"}
             return {"status": "timeout", "compile_s": compile_s,
-                    "error": f"{what} took longer than {limit:g} s (settings.{limit_name}); the worker was restarted"}
+                    "error": f"running, checking or timing took longer than {limit:g} s "
+                             "(settings.run_timeout_s); the worker was restarted"}
         except WorkerDied as died:
             self.proc = None
             return {"status": "runtime_error", "compile_s": compile_s, "error": f"{died} (while {phase}); restarted"}
@@ -691,7 +695,7 @@ class CompileWorkers:
                 del self.busy[fd]
                 self._replace(job.worker)
                 job.done, job.status, job.compile_s = True, "timeout", now - job.started
-                job.error = (f"compiling took longer than {settings.compile_timeout_s:g} s "
+                job.error = (f"{COMPILE_TIMEOUT_PREFIX} {settings.compile_timeout_s:g} s "
                              "(settings.compile_timeout_s); the worker was restarted")
         for worker in list(self.starting):
             if now - worker.started > STARTUP_TIMEOUT_S:

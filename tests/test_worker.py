@@ -209,3 +209,26 @@ def test_float64_references_of_16_bit_outputs_travel_as_float32() -> None:
     assert set(result.df["status"]) == {"ok"}
     result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3.3, budget=1, seed=0, isolate=True).run()
     assert set(result.df["status"]) == {"wrong"}
+
+
+def test_configs_whose_compile_ran_past_the_limit_are_not_proposed_again(capsys: Any) -> None:
+    from kernelbench._result import COMPILE_TIMEOUT_PREFIX
+    from kernelbench._space import config_key
+
+    x = torch.randn(32, 32, device=DEV)
+    k = kernelbench.Kernel(tiles.scale.helion_kernel)
+    with kernelbench.settings.scope(compile_timeout_s=0.001):  # nothing compiles that fast
+        first = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, isolate=True, live=False)
+        assert set(first.df["status"]) == {"timeout"}
+        assert all(c.error.startswith(COMPILE_TIMEOUT_PREFIX) and c.compile_s >= 0.001 for c in first.candidates)
+        slow = {config_key(c.config) for c in first.candidates}
+        again = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, isolate=True, live=False)
+        assert again.info.skipped == 2 and not slow & {config_key(c.config) for c in again.candidates}
+        assert "2 config(s) skipped: their compile ran past settings.compile_timeout_s" in capsys.readouterr().out
+        # A new session (a fresh Kernel object) learns them from the run store.
+        fresh = kernelbench.Kernel(tiles.scale.helion_kernel)
+        assert fresh.tune(x, ref=lambda t: t * 3, budget=1, seed=0, isolate=True, live=False).info.skipped == 4
+    # A longer limit than they were given: they are tried again.
+    retried = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, isolate=True, live=False)
+    assert retried.info.skipped == 0 and {config_key(c.config) for c in retried.candidates} & slow
+    assert set(retried.df["status"]) == {"ok"}
