@@ -54,6 +54,7 @@ __all__ = [
     "release_workers",
     "save_config",
     "settings",
+    "start_workers",
 ]
 
 __version__ = "0.1.0"
@@ -64,6 +65,15 @@ def release_workers() -> None:
     from ._worker import release_workers as release
 
     release()
+
+
+def start_workers() -> None:
+    """Start the sweep worker processes now, in the background, so that the next isolated sweep finds
+    them up (its first result then comes in about a second instead of the ~10 s a GPU worker takes to
+    import torch and Helion and create a CUDA context). Returns at once; ``release_workers()`` ends them."""
+    from ._worker import start_workers as start
+
+    start()
 
 
 def load_ipython_extension(ipython: Any) -> None:

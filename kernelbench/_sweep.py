@@ -8,7 +8,6 @@ everything measured.
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -359,13 +358,11 @@ class _IsolatedRunner:
     """Evaluates a sweep's candidates in worker processes (``kernelbench._worker``)."""
 
     def __init__(self, sweep: Sweep) -> None:
-        from ._worker import CompileWorkers, EvalWorker, _Pool, recipe_for
+        from ._worker import CompileWorkers, EvalWorker, _Pool, compile_worker_count, recipe_for
 
         pool = _Pool(recipe_for(sweep.kernel), sweep.args, sweep._checks, sweep._native_ref, sweep.rtol, sweep.atol)
         self.eval_worker = EvalWorker(pool)
-        workers = settings.compile_workers
-        if workers < 0:
-            workers = 0 if is_interpreter() else min(8, max(1, (os.cpu_count() or 2) // 2))
+        workers = compile_worker_count()
         self.compile_workers = workers
         self.compiler = CompileWorkers(pool, workers) if workers else None
         self._done: dict[int, Any] = {}

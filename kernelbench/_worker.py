@@ -362,6 +362,13 @@ def main(fd: int) -> None:
                 _send(conn, {"ready": True})
             except Exception as error:  # noqa: BLE001 - the parent turns this into a clear error
                 _send(conn, {"ready": False, "error": _short(error)})
+        elif command == "warm":
+            import helion  # noqa: F401 - the import is the point: the next init finds it loaded
+
+            from . import _device
+
+            if _device.DEVICE == "cuda":
+                torch.zeros(1, device="cuda")  # creates the CUDA context
         elif command == "compile":
             assert state is not None
             try:
@@ -395,7 +402,7 @@ def _describe_exit(code: int | None) -> str:
 class _Process:
     """One worker process and its connection."""
 
-    def __init__(self, role: str, init: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    def __init__(self, role: str, init: dict[str, Any] | None, tensors: dict[str, torch.Tensor]) -> None:
         from ._device import DEVICE
 
         self.role = role
@@ -413,7 +420,12 @@ class _Process:
         child_sock.close()
         self.conn = Connection(os.dup(parent_sock.fileno()))
         parent_sock.close()
-        self.init(init, tensors)
+        if init is not None:
+            self.init(init, tensors)
+        else:  # started ahead of any sweep: load torch, Helion and the device; no answer
+            _send(self.conn, {"command": "warm"})
+            self.started = time.perf_counter()
+            self.ready = False
 
     def init(self, init: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         """Set the worker up for a sweep (again, for a parked one: torch, Helion and CUDA stay up)."""
@@ -573,6 +585,30 @@ def _unpark(kind: str, key: str, init: dict[str, Any], tensors: dict[str, torch.
                 alive.remove(p)
                 p.kill()
     return alive
+
+
+def compile_worker_count() -> int:
+    """How many compile workers a sweep uses: ``settings.compile_workers``, or by default none in the
+    interpreter (nothing to compile ahead) and half the cores, at most 8, on a GPU host."""
+    from ._device import is_interpreter
+    from ._settings import settings
+
+    if settings.compile_workers >= 0:
+        return settings.compile_workers
+    return 0 if is_interpreter() else min(8, max(1, (os.cpu_count() or 2) // 2))
+
+
+def start_workers() -> None:
+    """Start the workers the next isolated sweep would start (``kernelbench.start_workers``), parked
+    with no kernel: that sweep sets them up for its own, as it does with a finished sweep's."""
+    for kind, count in (("eval", 1), ("compile", compile_worker_count())):
+        key, have = _PARKED.pop(kind, ("", []))
+        for p in [p for p in have if p.proc.poll() is not None]:
+            have.remove(p)
+            p.kill()
+        fresh = [_Process(kind, None, {}) for _ in range(count - len(have))]
+        if have or fresh:
+            _PARKED[kind] = ("" if fresh else key, have + fresh)
 
 
 def release_workers(kind: str | None = None) -> None:

@@ -232,3 +232,21 @@ def test_configs_whose_compile_ran_past_the_limit_are_not_proposed_again(capsys:
     retried = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, isolate=True, live=False)
     assert retried.info.skipped == 0 and {config_key(c.config) for c in retried.candidates} & slow
     assert set(retried.df["status"]) == {"ok"}
+
+
+def test_start_workers_ahead_of_the_first_sweep() -> None:
+    from kernelbench._worker import _PARKED
+
+    kernelbench.release_workers()
+    kernelbench.start_workers()  # returns at once: the process loads torch and Helion meanwhile
+    key, procs = _PARKED["eval"]
+    pid = procs[0].proc.pid
+    kernelbench.start_workers()  # already started: nothing more
+    assert [p.proc.pid for p in _PARKED["eval"][1]] == [pid]
+    result = Sweep(tiles.scale, (torch.randn(32, 32, device=DEV),), ref=lambda t: t * 3, budget=2, seed=0,
+                   isolate=True).run()
+    assert set(result.df["status"]) == {"ok"}
+    assert _PARKED["eval"][1][0].proc.pid == pid  # the sweep ran in the started worker
+    kernelbench.release_workers()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
