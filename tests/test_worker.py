@@ -217,7 +217,9 @@ def test_configs_whose_compile_ran_past_the_limit_are_not_proposed_again(capsys:
 
     x = torch.randn(32, 32, device=DEV)
     k = kernelbench.Kernel(tiles.scale.helion_kernel)
-    with kernelbench.settings.scope(compile_timeout_s=0.001):  # nothing compiles that fast
+    # Nothing compiles that fast. The eval worker compiles (no compile workers): on a GPU host each of
+    # 8 compile workers would be killed and restarted per sweep, seconds each.
+    with kernelbench.settings.scope(compile_timeout_s=0.001, compile_workers=0):
         first = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, isolate=True, live=False)
         assert set(first.df["status"]) == {"timeout"}
         assert all(c.error.startswith(COMPILE_TIMEOUT_PREFIX) and c.compile_s >= 0.001 for c in first.candidates)
