@@ -84,8 +84,8 @@ def cell_and_check(n: int) -> dict[str, float]:
 
 
 def sweep_rates(n: int, budget: int) -> dict[str, Any]:
-    from kernelbench._dashboard import Dashboard
-    from kernelbench._sweep import Sweep
+    from kernelbench.tune.sweep import Sweep
+    from kernelbench.ui.dashboard import Dashboard
 
     x = torch.randn(n, n, device=kernelbench.DEVICE)
     ref = lambda t: torch.softmax(t, -1)  # noqa: E731

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.kernels import suite
-from kernelbench._check import compare, flatten_outputs, poisoned, reference
-from kernelbench._timing import time_ms
+from kernelbench.core.check import compare, flatten_outputs, poisoned, reference
+from kernelbench.core.timing import time_ms
 
 #: Helion's published H100 speedups over max(eager, torch.compile) that we must at least match.
 HELION_PUBLISHED = {"softmax": 1.50, "layer_norm": 1.29, "rms_norm": 1.18, "cross_entropy": 1.68}

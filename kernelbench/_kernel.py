@@ -1,72 +1,42 @@
-"""``Kernel``: a Helion kernel made first-class for notebooks (run, read its Triton, check, tune)."""
+"""``Kernel``: the facade. A Helion kernel made first-class for notebooks: call it, read its Triton,
+check it, tune it, bench it, take it away.
+
+Layer rule: this module may import every layer (``core``, ``tune``, ``store``, ``bench``, ``io``,
+``ui``); nothing but ``kernelbench._magic`` and the package's ``__init__`` imports it. It holds no
+engine logic: config state lives in a :class:`~kernelbench.store.book.ConfigBook`, sweeps and
+benches are built here with the observers this facade picks, and everything else is delegated.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import inspect
-import json
 import logging
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import helion
 import torch
 
-from ._check import (
-    CheckReport,
-    TrialCheck,
-    check_structure,
-    compare,
-    flatten_outputs,
-    fresh_inputs,
-    native_reference,
-    poisoned,
-    reference,
-)
-from ._device import DEVICE, device_name
-from ._errors import CheckError, ConfigError, KernelbenchError
-from ._settings import settings
-from ._source import helion_error_to_definition_error
-from ._store import RunStore, StoreObserver, default_store, known_configs, known_slow_compiles
+from kernelbench._errors import CheckError, ConfigError, KernelbenchError
+from kernelbench._settings import settings
+from kernelbench.bench.bench import Bench, BenchReport
+from kernelbench.core.check import CheckReport, check_kernel
+from kernelbench.core.configs import ConfigLike, Signature, decorator_text, parse_config, signature_of
+from kernelbench.core.device import DEVICE, device_name, is_interpreter
+from kernelbench.core.source import helion_error_to_definition_error
+from kernelbench.store.book import ConfigBook
+from kernelbench.store.sqlite import RunStore, StoreObserver, default_store, generation
+from kernelbench.tune.evaluators import Executor, InProcess
+from kernelbench.tune.events import Observer
+from kernelbench.tune.result import SweepResult
+from kernelbench.tune.sweep import Sweep
+from kernelbench.ui import notebook
 
-if TYPE_CHECKING:
-    from ._bench import BenchReport
-
-__all__ = ["Kernel", "kernel", "parse_config", "signature_of"]
-
-ConfigLike = helion.Config | dict[str, Any] | str
-
-
-def parse_config(config: ConfigLike) -> helion.Config:
-    """A ``helion.Config`` from a Config, a dict of knobs, or Helion's JSON text."""
-    if isinstance(config, helion.Config):
-        return config
-    if isinstance(config, str):
-        try:
-            data = json.loads(config)
-        except json.JSONDecodeError as error:
-            raise ConfigError(
-                f"config is not valid JSON ({error.msg} at column {error.colno}); write it as e.g. "
-                '\'{"block_sizes": [32], "num_warps": 4}\''
-            ) from None
-        config = data
-    if not isinstance(config, dict):
-        raise ConfigError(f"a config must be a JSON object of knobs, got {type(config).__name__}")
-    return helion.Config(**config)
-
-
-def signature_of(args: Sequence[Any]) -> tuple[Any, ...]:
-    """What a tuned config is keyed by: shapes, dtypes and strides of tensors; other values as is."""
-    sig: list[Any] = []
-    for a in args:
-        if isinstance(a, torch.Tensor):
-            sig.append((tuple(a.shape), str(a.dtype).removeprefix("torch."), tuple(a.stride())))
-        else:
-            sig.append(repr(a))
-    return tuple(sig)
+__all__ = ["Kernel", "kernel"]
 
 
 @contextlib.contextmanager
@@ -83,6 +53,43 @@ def _quiet_helion() -> Iterator[None]:
             lg.setLevel(level)
 
 
+_Tensor = torch.Tensor
+
+
+def _call_key(args: tuple[Any, ...]) -> tuple[Hashable, ...]:
+    """What a compiled callable is cached by: at least as fine as Helion's own specialization key
+    (an unhashable argument makes the lookup raise ``TypeError``). Written for speed: it runs on
+    every call."""
+    key: list[Hashable] = []
+    tensors = 0
+    for a in args:
+        if type(a) is _Tensor or isinstance(a, _Tensor):
+            key.append((a.shape, a.stride(), a.dtype, a.device))
+            tensors += 1
+        else:
+            key.append((type(a), a))
+    if tensors > 1:  # the same tensor passed twice compiles differently from two tensors
+        ids = [id(a) for a in args if isinstance(a, _Tensor)]
+        if len(set(ids)) != tensors:
+            key.append(tuple(ids.index(i) for i in ids))
+    return tuple(key)
+
+
+def _executor(isolate: bool | None) -> Executor:
+    """In worker processes on a GPU (a crash would poison the notebook's CUDA context), in this
+    process in the interpreter (a worker costs seconds to start and there is no GPU state to
+    protect); ``isolate`` or ``settings.isolate`` decide when given."""
+    if isolate is None:
+        isolate = settings.isolate
+    if isolate is None:
+        isolate = not is_interpreter()
+    if isolate:
+        from kernelbench.tune.worker.pool import Isolated
+
+        return Isolated()
+    return InProcess()
+
+
 class Kernel:
     """A Helion kernel in a notebook or script.
 
@@ -97,21 +104,47 @@ class Kernel:
         self.helion_kernel = helion_kernel
         self.fn: Callable[..., Any] = helion_kernel.fn
         self.name = name or self.fn.__name__
-        configs = list(helion_kernel.configs)
-        self.pinned: helion.Config | None = parse_config(configs[0]) if len(configs) == 1 else None
-        self.seed_configs: list[helion.Config] = [parse_config(c) for c in configs] if len(configs) > 1 else []
-        self.best: dict[tuple[Any, ...], helion.Config] = {}
-        # Per signature: configs whose compile ran past the limit in this session, with how long it ran.
-        self.slow_compiles: dict[tuple[Any, ...], list[tuple[helion.Config, float]]] = {}
-        self._knobs: list[str] | None = None
-        self._last_signature: tuple[Any, ...] | None = None
-        # The run store's best configs per signature, with the store they came from (cheap calls).
-        self._known: dict[tuple[Any, ...], tuple[RunStore, list[helion.Config]]] = {}
         try:
             self.source = inspect.getsource(self.fn)
         except (OSError, TypeError):
             self.source = ""
         self.source_hash = hashlib.sha256(self.source.encode()).hexdigest()[:16]
+        self.book = ConfigBook(self, [parse_config(c) for c in helion_kernel.configs])
+        self._knobs: list[str] | None = None
+        self._last_signature: Signature | None = None
+        # The call path: Helion's specialization key -> (compiled callable, book version, store
+        # generation, home) it was resolved under. Any of the three changing means resolve again.
+        self._calls: dict[Hashable, tuple[Callable[..., Any], int, int, Path]] = {}
+
+    # ---------------------------------------------------------------------------------------------
+    # Config state (kept in the book; these read it)
+
+    @property
+    def pinned(self) -> helion.Config | None:
+        return self.book.pinned
+
+    @property
+    def seed_configs(self) -> list[helion.Config]:
+        """Configs every sweep starts from (a decorator's several ``configs=``)."""
+        return self.book.seeds
+
+    @seed_configs.setter
+    def seed_configs(self, configs: Sequence[ConfigLike]) -> None:
+        self.book.seeds = [parse_config(c) for c in configs]
+
+    @property
+    def best(self) -> dict[Signature, helion.Config]:
+        """The best correct config this session's sweeps found, per argument signature."""
+        return self.book.best
+
+    @property
+    def slow_compiles(self) -> dict[Signature, list[tuple[helion.Config, float]]]:
+        return self.book.slow_compiles
+
+    @property
+    def last_signature(self) -> Signature | None:
+        """The signature of the arguments last bound (by a call, ``bind``, ``tune``...)."""
+        return self._last_signature
 
     # ---------------------------------------------------------------------------------------------
     # Binding and configs
@@ -142,40 +175,22 @@ class Kernel:
         return list(self._knobs or [])
 
     def default_config(self, *args: Any) -> helion.Config:
-        """Helion's default config for these arguments on this device."""
-        return self.bind(*args).config_spec.default_config()
+        """Helion's default config for these arguments on this device (computed once per signature)."""
+        return self.book.default(signature_of(args), lambda: self.bind(*args).config_spec.default_config())
 
     def pin(self, config: ConfigLike | None) -> None:
         """Make ``config`` the config every call uses (``None`` un-pins)."""
-        self.pinned = None if config is None else parse_config(config)
+        self.book.pin(None if config is None else parse_config(config))
 
     def active_config(self, *args: Any) -> tuple[helion.Config, str]:
         """The config a call with these arguments uses, and why: pinned, tuned (this session), best
         known (the run store's fastest correct config for this source, signature and device), or
         default (Helion's)."""
-        if self.pinned is not None:
-            return self.pinned, "pinned"
-        signature = signature_of(args)
-        best = self.best.get(signature)
-        if best is not None:
-            return best, "tuned"
-        known = self._best_known(signature)
-        if known:
-            return known[0], "best known"
-        return self.default_config(*args), "default"
-
-    def _best_known(self, signature: tuple[Any, ...]) -> list[helion.Config]:
-        """The default run store's best configs for this signature, looked up once per store."""
-        store = default_store()
-        cached = self._known.get(signature)
-        if cached is not None and cached[0] is store:
-            return cached[1]
-        configs = known_configs(store, self, signature)
-        self._known[signature] = (store, configs)
-        return configs
+        return self.book.active(signature_of(args), lambda: self.bind(*args).config_spec.default_config())
 
     def compiled(self, *args: Any, config: ConfigLike | None = None) -> Callable[..., Any]:
-        """The compiled callable for ``config`` (default: the active config); Helion caches it."""
+        """The compiled callable for ``config`` (default: the active config); Helion caches it.
+        Calling it is Helion's own launch, with nothing of kernelbench in between."""
         bound = self.bind(*args)
         cfg, why = (parse_config(config), "given") if config is not None else self.active_config(*args)
         try:
@@ -201,16 +216,46 @@ class Kernel:
             f"{self.name}: the best known config from the run store does not compile here "
             f"({type(error).__name__}: {error}); using Helion's default. Tune again to replace it.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-        self._known[signature_of(args)] = (default_store(), [])
+        self.book.forget_known(signature_of(args))
         return self.compiled(*args)
 
     def __call__(self, *args: Any) -> Any:
-        return self.compiled(*args)(*args)
+        # The fast path: one key over the arguments' metadata, one dict lookup, three compares, then
+        # Helion's compiled callable. Binding, the active config and the run store run once per key,
+        # and again only after a pin, a finished sweep or a better config in a run store.
+        try:
+            fn, version, gen, home = self._calls[self._key(args)]
+        except (KeyError, TypeError):  # a new key, or an argument that cannot be keyed
+            return self._resolve_and_call(args)
+        if version != self.book.version or gen != generation() or home is not settings.home:
+            return self._resolve_and_call(args)
+        return fn(*args)
+
+    def _key(self, args: tuple[Any, ...]) -> Hashable:
+        """What the compiled callable for ``args`` is cached by. Our own key holds what Helion's does
+        (tensor shapes, strides, dtypes, devices, aliasing; other arguments' values) but not the
+        extras a compile can discover (on a GPU: pointer and storage checks); once a kernel has any,
+        Helion's own eager dispatch key is used, which holds them."""
+        hk = self.helion_kernel
+        if not hk._has_specialization_extras:
+            return _call_key(args)
+        key = hk._fast_dispatch_key(args)
+        if key is None:
+            raise TypeError("Helion has no eager key for these arguments")
+        return key
+
+    def _resolve_and_call(self, args: tuple[Any, ...]) -> Any:
+        fn = self.compiled(*args)
+        try:  # keyed after compiling: Helion's extras for these arguments are known by then
+            self._calls[self._key(args)] = (fn, self.book.version, generation(), settings.home)
+        except TypeError:
+            pass  # an argument that cannot be keyed: resolved on every call
+        return fn(*args)
 
     # ---------------------------------------------------------------------------------------------
-    # Reading the generated code
+    # Reading the generated code, and taking the kernel away
 
     def code(self, *args: Any, config: ConfigLike | None = None) -> str:
         """The Triton source Helion generates for these arguments and ``config`` (default: active)."""
@@ -222,21 +267,41 @@ class Kernel:
         except helion.exc.Base as error:
             raise helion_error_to_definition_error(error, self.name) from None
 
-    def decorator(self, config: ConfigLike | None = None, *args: Any) -> str:
-        """``@helion.kernel(config=...)`` text to paste into a ``.py`` file."""
-        cfg = parse_config(config) if config is not None else self.active_config(*args)[0]
-        return f"@helion.kernel(config={cfg!r})"
+    def _config_to_take(self, what: str, args: tuple[Any, ...],
+                        config: ConfigLike | None) -> tuple[helion.Config, str, Signature | None]:
+        """The config to export, why, and the signature it is for: the config given, else the active
+        config for ``args``; with no arguments, the pinned config, else the best this session tuned
+        for the last arguments the kernel was bound to."""
+        signature = signature_of(args) if args else self._last_signature
+        if config is not None:
+            return parse_config(config), "given", signature
+        if args:
+            return (*self.active_config(*args), signature)
+        if self.pinned is not None:
+            return self.pinned, "pinned", signature
+        tuned = self.book.tuned_for(signature)
+        if tuned is not None:
+            return tuned, "tuned", signature
+        call = f"{self.name}.{what}(path, " if what == "export" else f"{self.name}.{what}("
+        raise KernelbenchError(
+            f"{what} does not know which config of {self.name} to write: pass one ({call}config=...)) "
+            f"or the arguments it was tuned for ({call}x, ...))"
+        )
 
-    def export(self, path: str | Path, config: ConfigLike | None = None, *args: Any) -> Path:
+    def decorator(self, *args: Any, config: ConfigLike | None = None) -> str:
+        """``@helion.kernel(config=...)`` text to paste into a ``.py`` file (config as for :meth:`export`)."""
+        return decorator_text(self._config_to_take("decorator", args, config)[0])
+
+    def export(self, path: str | Path, *args: Any, config: ConfigLike | None = None) -> Path:
         """Write a standalone ``.py`` module: this kernel under ``@helion.kernel(config=...)``.
 
         The config is ``config``, else the active one for ``args`` (pinned, tuned, best known,
         default), else with no arguments the pinned or last tuned one. The module imports torch and
         helion, plus the modules, constants and helper functions the kernel uses; not kernelbench.
         """
-        from ._export import config_for_export, export_module
+        from kernelbench.io.export import export_module
 
-        cfg, why, signature = config_for_export(self, config, args)
+        cfg, why, signature = self._config_to_take("export", args, config)
         return export_module(self, path, cfg, why, signature)
 
     def save_case(
@@ -252,7 +317,7 @@ class Kernel:
         can), and in its header the kernel's name and source hash, tolerances and ``seed`` (record
         the seed the inputs were drawn with). Replay it with ``check(case=path)``, here or elsewhere.
         """
-        from ._case import save_case
+        from kernelbench.io.case import save_case
 
         return save_case(self, path, args, ref=ref, seed=seed, rtol=rtol, atol=atol)
 
@@ -275,8 +340,8 @@ class Kernel:
 
         Trial 1 uses ``args`` (or ``inputs(seed)``); later trials draw fresh random floating-point
         inputs shaped like them (or call ``inputs(seed + trial)``). Outputs are poisoned with NaN
-        before each run; the reference runs in float64 where it can. See ``kernelbench._check`` for
-        the default tolerances.
+        before each run; the reference runs in float64 where it can. See ``kernelbench.core.check``
+        for the default tolerances.
 
         ``case=path`` replays a ``.safetensors`` case from :meth:`save_case` instead: its inputs, its
         stored reference outputs and its tolerances (``rtol``/``atol`` given here win). The file is
@@ -286,7 +351,7 @@ class Kernel:
             if ref is not None or args or inputs is not None or trials is not None:
                 raise CheckError("check(case=path) takes its inputs and reference from the file; drop ref, "
                                  "the arguments, inputs= and trials=")
-            from ._case import replay
+            from kernelbench.io.case import replay
 
             return replay(self, case, config=parse_config(config) if config is not None else None,
                           rtol=rtol, atol=atol)
@@ -297,42 +362,8 @@ class Kernel:
             raise CheckError(f"trials must be at least 1, got {trials}")
         if not args and inputs is None:
             raise CheckError("check needs the kernel's arguments, or inputs=fn(seed) returning them")
-        results: list[TrialCheck] = []
-        cfg = parse_config(config) if config is not None else None
-        for trial in range(1, trials + 1):
-            if inputs is not None:
-                trial_args, origin = tuple(inputs(seed + trial - 1)), f"inputs(seed={seed + trial - 1})"
-            elif trial == 1:
-                trial_args, origin = tuple(args), "given"
-            else:
-                trial_args, origin = fresh_inputs(args, seed + trial - 1), f"random(seed={seed + trial - 1})"
-            if cfg is None:
-                cfg = self.active_config(*trial_args)[0]
-            results.append(self._trial(ref, trial_args, cfg, trial, origin, rtol, atol))
-        return CheckReport(kernel=self.name, config=dict(cfg.config) if cfg else {}, trials=results)
-
-    def _trial(
-        self,
-        ref: Callable[..., Any],
-        args: tuple[Any, ...],
-        config: helion.Config,
-        trial: int,
-        origin: str,
-        rtol: float | None,
-        atol: float | None,
-    ) -> TrialCheck:
-        fn = self.compiled(*args, config=config)
-        with torch.no_grad(), poisoned():
-            outs = flatten_outputs(fn(*args), self.name)
-        refs, precision = reference(ref, args)
-        # Shapes and dtypes are checked against the reference run as the user wrote it.
-        check_structure(outs, refs if precision == "native" else native_reference(ref, args), self.name)
-        return TrialCheck(
-            trial=trial,
-            inputs=origin,
-            reference_precision=precision,
-            outputs=[compare(o, r, index=i, rtol=rtol, atol=atol) for i, (o, r) in enumerate(zip(outs, refs))],
-        )
+        return check_kernel(self, ref, args, trials=trials, config=parse_config(config) if config is not None else None,
+                            inputs=inputs, seed=seed, rtol=rtol, atol=atol)
 
     # ---------------------------------------------------------------------------------------------
     # Tuning
@@ -349,12 +380,12 @@ class Kernel:
         live: bool | None = None,
         bytes: int | None = None,  # noqa: A002 - the public keyword is `bytes=`
         flops: float | None = None,
-        observers: Sequence[Callable[[Any], None]] = (),
+        observers: Sequence[Observer] = (),
         rtol: float | None = None,
         atol: float | None = None,
         store: RunStore | bool | None = None,
         isolate: bool | None = None,
-    ) -> Any:
+    ) -> SweepResult:
         """Search Helion's config space; check and time every candidate; return a ``SweepResult``.
 
         ``budget`` candidates or ``time_limit`` seconds (default: 32 candidates). ``fixed`` pins
@@ -371,37 +402,39 @@ class Kernel:
         hanging or crashing candidate is a result (``timeout``, ``runtime_error``) and the notebook
         survives. Default (``None``): on a GPU yes, in the interpreter no (see ``Settings.isolate``).
         """
-        from ._sweep import Sweep
+        shown, attach = notebook.sweep_observer(live)
+        return self._sweep(args, ref=ref, budget=budget, time_limit=time_limit, strategy=strategy, fixed=fixed,
+                           seed=seed, bytes=bytes, flops=flops, observers=[*observers, shown], rtol=rtol,
+                           atol=atol, store=store, isolate=isolate, attach=attach)
 
+    def _sweep(
+        self,
+        args: tuple[Any, ...],
+        *,
+        observers: Sequence[Observer],
+        store: RunStore | bool | None = None,
+        isolate: bool | None = None,
+        fixed: dict[str, Any] | None = None,
+        attach: Callable[[Sweep], None] | None = None,
+        **options: Any,
+    ) -> SweepResult:
+        """Build and run one sweep: the book says where to start and what to avoid, the run store
+        records it, and the book takes its result."""
         run_store = default_store() if store is None or store is True else store or None
-        watchers: list[Callable[[Any], None]] = [StoreObserver(run_store)] if run_store is not None else []
-        watchers += observers
-        dashboard = None
-        if live is None:
-            live = _in_notebook()
-        if live:
-            from ._dashboard import Dashboard
-
-            dashboard = Dashboard()
-            watchers.append(dashboard)
-        else:
-            from ._progress import TextProgress
-
-            watchers.append(TextProgress())
-        start = [self.pinned] if self.pinned is not None else []
-        start += self.seed_configs
-        avoid: list[helion.Config] = []
-        if run_store is not None:  # warm start, within the fixed knobs
-            start += [c for c in known_configs(run_store, self, signature_of(args))
-                      if all(c.config.get(k) == v or (isinstance(v, list) and c.config.get(k) in v)
-                             for k, v in (fixed or {}).items())]
-            avoid = known_slow_compiles(run_store, self, signature_of(args))
-        sweep = Sweep(self, args, ref=ref, budget=budget, time_limit=time_limit, strategy=strategy, fixed=fixed,
-                      seed=seed, observers=watchers, bytes=bytes, flops=flops, start=start, rtol=rtol, atol=atol,
-                      isolate=isolate, avoid=avoid)
-        if dashboard is not None:
-            dashboard.attach(sweep)
-        return sweep.run()
+        signature = signature_of(args)
+        sweep = Sweep(
+            self, args, fixed=fixed, signature=signature,
+            start=self.book.start_configs(run_store, signature, fixed),
+            avoid=self.book.avoid(run_store, signature),
+            observers=[*([StoreObserver(run_store)] if run_store is not None else []), *observers],
+            executor=_executor(isolate), **options,
+        )
+        self._last_signature = signature
+        if attach is not None:
+            attach(sweep)
+        result = sweep.run()
+        self.book.record(result)
+        return result
 
     def bench(
         self,
@@ -414,7 +447,7 @@ class Kernel:
         live: bool | None = None,
         bytes: int | Callable[[Any], float] | None = None,  # noqa: A002 - the public keyword is `bytes=`
         flops: float | Callable[[Any], float] | None = None,
-        observers: Sequence[Callable[[Any], None]] = (),
+        observers: Sequence[Observer] = (),
         rtol: float | None = None,
         atol: float | None = None,
     ) -> BenchReport:
@@ -425,45 +458,33 @@ class Kernel:
         baseline). Every size is checked against the float64 reference before it is timed; a wrong
         one is marked, never timed. ``tune``: ``"per-size"``, ``"once"`` (at the largest size) or
         ``False`` (the active config). ``bytes``/``flops``: numbers or functions of the size. Returns a
-        ``BenchReport`` (``.df``, ``.figure(y="gbps"|"ms"|"tflops")``). See ``kernelbench._bench``.
+        ``BenchReport`` (``.df``, ``.figure(y="gbps"|"ms"|"tflops")``). See ``kernelbench.bench``.
         """
-        from ._bench import run_bench
+        shown, attach = notebook.bench_observer(live)
+        bench: Bench | None = None
 
-        return run_bench(self, sizes, make_args, baselines=baselines, tune=tune, ref=ref, budget=budget, live=live,
-                         bytes=bytes, flops=flops, observers=observers, rtol=rtol, atol=atol)
+        def tuner(args: tuple[Any, ...], watchers: Sequence[Observer]) -> SweepResult:
+            # The bench shows tuning progress itself: the sweep gets no dashboard or text line.
+            assert bench is not None
+            return self._sweep(args, ref=bench.ref, budget=budget, observers=watchers, rtol=rtol, atol=atol)
+
+        bench = Bench(self, sizes, make_args, baselines=baselines, tune=tune, ref=ref, budget=budget, bytes=bytes,
+                      flops=flops, observers=[*observers, shown], rtol=rtol, atol=atol, tuner=tuner)
+        attach(bench)
+        return bench.run()
 
     # ---------------------------------------------------------------------------------------------
     # Display
 
-    def _card_html(self) -> str:
-        from ._display import kernel_card_html
-
-        return kernel_card_html(self)
-
     def _repr_html_(self) -> str:
-        return self._card_html()
+        from kernelbench.ui.display import kernel_card_html
+
+        return kernel_card_html(self.name, self.knobs(), self.pinned)
 
     def __repr__(self) -> str:
         knobs = f", knobs={self._knobs}" if self._knobs else ""
         pinned = f", pinned={dict(self.pinned.config)}" if self.pinned else ""
         return f"<kernelbench.Kernel {self.name} on {DEVICE} ({device_name()}){knobs}{pinned}>"
-
-
-def _in_notebook() -> bool:
-    """True inside a Jupyter kernel with ipywidgets available (the dashboard can render)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-        import plotly  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @overload

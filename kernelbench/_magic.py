@@ -1,4 +1,8 @@
-"""The ``%%kernel`` cell magic: a thin adapter from a notebook cell to :class:`kernelbench.Kernel`."""
+"""The ``%%kernel`` cell magic: a thin adapter from a notebook cell to :class:`kernelbench.Kernel`.
+
+Layer rule: the top of the stack; it imports the facade and the layers below, and nothing imports it
+but ``kernelbench.load_ipython_extension``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import HTML, display
 
-from ._errors import ConfigError, KernelbenchError
-from ._kernel import Kernel, parse_config
-from ._source import define
+from kernelbench._errors import ConfigError, KernelbenchError
+from kernelbench._kernel import Kernel
+from kernelbench.core.configs import parse_config
+from kernelbench.core.source import define
+from kernelbench.tune.result import SweepResult
 
 __all__ = ["KernelMagics", "load_ipython_extension"]
 
@@ -30,7 +36,7 @@ class KernelMagics(Magics):
     @argument("--strategy", default="auto", help="search strategy (random, pattern, grid, helion, auto)")
     @argument("-q", "--quiet", action="store_true", help="show nothing on success")
     @cell_magic
-    def kernel(self, line: str, cell: str) -> None:
+    def kernel(self, line: str, cell: str) -> SweepResult | None:
         """Define a Helion kernel from this cell; the notebook gets a ``kernelbench.Kernel``.
 
         Usage::
@@ -51,7 +57,7 @@ class KernelMagics(Magics):
           --show          display the Triton Helion generates, each line marked with its cell line
           --config JSON   pin a config, e.g. '{"block_sizes": [64], "num_warps": 4}'
           --tune          tune on --args, checking against --ref (default: Helion's default config);
-                          the SweepResult is left in ``_kernelbench_last_sweep``
+                          the cell's value is the SweepResult (``result = _`` in the next cell)
           --budget N / --time-limit S / --strategy S   as in ``Kernel.tune``
           -q              quiet: no card
 
@@ -95,17 +101,16 @@ class KernelMagics(Magics):
         if args is not None:
             kernel.bind(*args)
         if not opts.quiet:
-            display(HTML(kernel._card_html()))
+            display(HTML(kernel._repr_html_()))
         if opts.show:
-            from ._display import code_view_html
+            from kernelbench.ui.display import code_view_html
 
             cfg, why = kernel.active_config(*args)
             display(HTML(code_view_html(kernel.code(*args), title=f"Triton for {name} ({why} config)")))
         if opts.tune:
-            # The result is kept for the next cell (the magic's own value would not be displayed).
-            shell.user_ns["_kernelbench_last_sweep"] = kernel.tune(
-                *args, ref=ref, budget=opts.budget, time_limit=opts.time_limit, strategy=opts.strategy
-            )
+            # A cell magic's return value is the cell's value: IPython displays it and keeps it in `_`.
+            return kernel.tune(*args, ref=ref, budget=opts.budget, time_limit=opts.time_limit, strategy=opts.strategy)
+        return None
 
     def _resolve_args(self, names: str | None) -> tuple[Any, ...] | None:
         if names is None:

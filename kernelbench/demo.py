@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 
 import kernelbench
-from kernelbench._display import source_map
-from kernelbench._source import define
+from kernelbench.core.source import define
+from kernelbench.ui.display import source_map
 
 SOFTMAX = '''
 def softmax(x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 
 import kernelbench
 from kernelbench import BenchError, BenchReport
-from kernelbench._bench import (
+from kernelbench.bench.bench import (
     NOT_CORRECT,
     Bench,
     BenchFinished,
@@ -21,7 +21,7 @@ from kernelbench._bench import (
     SizeStarted,
     ceilings,
 )
-from kernelbench._timing import timer_label
+from kernelbench.core.timing import timer_label
 
 from .kernels import by_size, tiles
 
@@ -221,7 +221,7 @@ def test_text_progress_reports_each_size(capsys: Any) -> None:
 def test_live_chart_fills_in_and_stop_keeps_done() -> None:
     from ipywidgets.embed import dependency_state
 
-    from kernelbench._bench_dashboard import BenchDashboard
+    from kernelbench.ui.bench_dashboard import BenchDashboard
 
     dash = BenchDashboard(show=False)
     seen: list[tuple[int, int, int]] = []
@@ -255,7 +255,7 @@ def test_live_chart_fills_in_and_stop_keeps_done() -> None:
 @pytest.mark.gpu
 @pytest.mark.skipif(kernelbench.is_interpreter(), reason="ceilings are measured on a GPU")
 def test_ceilings_are_measured_once_and_cached(tmp_path: Any) -> None:
-    from kernelbench import _bench
+    import kernelbench.bench.bench as _bench
 
     with kernelbench.settings.scope(home=tmp_path):
         _bench._CEILINGS.clear()

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 import kernelbench
 from kernelbench import CaseError, CheckError
-from kernelbench._case import load_case
+from kernelbench.io.case import load_case
 
 from .kernels import basic, tiles
 from .kernels import exportable as kernels

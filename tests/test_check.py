@@ -7,7 +7,7 @@ import torch
 
 import kernelbench
 from kernelbench import CheckError
-from kernelbench._check import compare, default_tolerance, fresh_inputs, poisoned
+from kernelbench.core.check import compare, default_tolerance, fresh_inputs, poisoned
 
 from .kernels import basic
 

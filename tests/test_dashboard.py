@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import kernelbench
-from kernelbench._dashboard import Dashboard
-from kernelbench._events import CandidateFinished
-from kernelbench._result import STATUSES
-from kernelbench._sweep import Sweep
+from kernelbench.tune.events import CandidateFinished
+from kernelbench.tune.records import STATUSES
+from kernelbench.tune.sweep import Sweep
+from kernelbench.ui.dashboard import Dashboard
 
 from .conftest import run, unique
 from .kernels import tiles
@@ -103,10 +103,33 @@ def test_x_selector_redraws_live_figure() -> None:
     sweep.run()
 
 
+def test_both_dashboards_word_an_interrupted_run_the_same_way() -> None:
+    from kernelbench.bench.bench import Bench, BenchFinished, BenchReport, BenchStarted
+    from kernelbench.tune.events import SweepFinished, SweepStarted
+    from kernelbench.tune.result import SweepResult
+    from kernelbench.ui.bench_dashboard import BenchDashboard
+
+    info = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=2, seed=0).info
+    dash = Dashboard(show=False)
+    dash(SweepStarted(info))
+    dash(SweepFinished(SweepResult(info, [], "interrupt", 1.0)))
+
+    bench_info = Bench(tiles.scale, [16, 32], lambda n: (torch.randn(16, n, device=kernelbench.DEVICE),),
+                       ref=lambda t: t * 3).info
+    bench_dash = BenchDashboard(show=False)
+    bench_dash(BenchStarted(bench_info))
+    bench_dash(BenchFinished(BenchReport(bench_info, [], "interrupt", 1.0)))
+
+    assert dash.stop_button.description == bench_dash.stop_button.description == "Interrupted"
+    assert dash.stop_button.disabled and bench_dash.stop_button.disabled
+    assert dash.figure.comm is None and bench_dash.figure.comm is None  # both swapped for a static chart
+    assert dash.static_chart is not None and bench_dash.static_chart is not None
+
+
 def test_tune_from_the_magic(ip: Any) -> None:
     name = unique("tuned")
     run(ip, "xt = torch.randn(32, 32, device=kernelbench.DEVICE)\ndef ref_scale(t):\n    return t * 5")
-    run(ip, f"""%%kernel --tune --args xt --ref ref_scale --budget 2 -q
+    result = run(ip, f"""%%kernel --tune --args xt --ref ref_scale --budget 2 -q
 def {name}(x: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     for tile in hl.tile(x.size()):
@@ -115,7 +138,9 @@ def {name}(x: torch.Tensor) -> torch.Tensor:
 """)
     k = ip.user_ns[name]
     assert k.active_config(ip.user_ns["xt"])[1] == "tuned"
-    assert isinstance(ip.user_ns["_kernelbench_last_sweep"], kernelbench.SweepResult)
+    # The cell's value is the SweepResult: IPython displays it, and the next cell has it as `_`.
+    assert isinstance(result, kernelbench.SweepResult)
+    assert ip.user_ns["_"] is result and "_kernelbench_last_sweep" not in ip.user_ns
 
 
 def test_magic_tune_needs_args(ip: Any) -> None:

@@ -88,17 +88,17 @@ def test_export_round_trip_imports_and_runs_without_kernelbench(tmp_path: Path) 
     x = x32()
     k = kernelbench.Kernel(tiles.scale.helion_kernel)
     result = k.tune(x, ref=lambda t: t * 3, budget=3, seed=2, live=False)
-    scale_py = k.export(tmp_path / "scale_kernel.py", None, x)
+    scale_py = k.export(tmp_path / "scale_kernel.py", x)
     text = scale_py.read_text()
     assert result.decorator() in text.splitlines()  # the tuned config, as the sweep reports it
     assert "Config: tuned" in text and "def scale(x: torch.Tensor) -> torch.Tensor:" in text
     assert _imports(text) == {"torch", "helion", "helion.language"}
     assert "@kernelbench" not in text
 
-    shifted_py = kernels.shifted_root.export(tmp_path / "shifted.py", None, x)
+    shifted_py = kernels.shifted_root.export(tmp_path / "shifted.py", x)
     assert _imports(shifted_py.read_text()) == {"torch", "helion", "helion.language", "math"}
     assert "SHIFT = 0.25" in shifted_py.read_text() and "def _shifted(" in shifted_py.read_text()
-    scale_by_py = kernels.scale_by.export(tmp_path / "scale_by.py", {"block_sizes": [16, 8]})
+    scale_by_py = kernels.scale_by.export(tmp_path / "scale_by.py", config={"block_sizes": [16, 8]})
     assert "helion.Config(block_sizes=[16, 8])" in scale_by_py.read_text()
 
     # The parent's PYTHONPATH stays (Helion may live there, as on the GPU host); kernelbench is kept
@@ -118,15 +118,15 @@ def test_export_picks_the_config(tmp_path: Path) -> None:
     assert "@helion.kernel(config=helion.Config(block_sizes=[16, 16]))" in text
     assert "kernelbench.kernel(config" not in text  # the original decorator is gone
     fresh = kernelbench.Kernel(tiles.scale.helion_kernel)
-    with pytest.raises(KernelbenchError, match=r"does not know which config of scale.*scale.export\(path, None, x"):
+    with pytest.raises(KernelbenchError, match=r"does not know which config of scale.*scale.export\(path, x"):
         fresh.export(tmp_path / "nothing.py")
     x = x32()
-    assert "Config: default" in fresh.export(tmp_path / "default.py", None, x).read_text()
+    assert "Config: default" in fresh.export(tmp_path / "default.py", x).read_text()
     fresh.tune(x, budget=1, live=False, store=False)
     assert "Config: tuned" in fresh.export(tmp_path / "tuned.py").read_text()  # the last arguments' best
 
 
 def test_export_refuses_globals_it_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(KernelbenchError, match=r"uses the global '_TABLE' \(Tensor\).*constant, a plain function, or an argument"):
-        kernels.reads_a_tensor_global.export(tmp_path / "table.py", {"block_sizes": [8, 8]})
+        kernels.reads_a_tensor_global.export(tmp_path / "table.py", config={"block_sizes": [8, 8]})
     assert not (tmp_path / "table.py").exists()

@@ -51,7 +51,7 @@ def test_bad_config_is_a_clear_error() -> None:
 
 def test_decorator_text() -> None:
     x = torch.randn(16, 16, device=kernelbench.DEVICE)
-    text = basic.pinned_add.decorator(None, x, x)
+    text = basic.pinned_add.decorator(x, x)
     assert text.startswith("@helion.kernel(config=helion.Config(") and "block_sizes=[16, 16]" in text
 
 

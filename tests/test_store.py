@@ -20,10 +20,10 @@ import torch
 
 import kernelbench
 from kernelbench import KernelbenchError, SQLiteStore
-from kernelbench._events import CandidateFinished
 from kernelbench._kernel import parse_config
-from kernelbench._result import STATUSES, Candidate
-from kernelbench._store import default_store
+from kernelbench.store.sqlite import default_store
+from kernelbench.tune.events import CandidateFinished
+from kernelbench.tune.records import STATUSES, Candidate
 
 from .kernels import tiles
 
@@ -168,7 +168,7 @@ def test_killed_sweep_keeps_every_finished_candidate(kernelbench_home: Path) -> 
 _WRITER_SCRIPT = """
 import sys, time, warnings, torch, kernelbench
 from pathlib import Path
-from kernelbench._store import default_store
+from kernelbench.store.sqlite import default_store
 from tests.kernels import tiles
 
 warnings.simplefilter("error", RuntimeWarning)  # a store failure (locked, lost rows) fails this writer

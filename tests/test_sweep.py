@@ -9,9 +9,10 @@ import torch
 
 import kernelbench
 from kernelbench import SweepError
-from kernelbench._events import CandidateFinished, SweepFinished, SweepStarted
-from kernelbench._result import STATUSES
-from kernelbench._space import config_key
+from kernelbench.core.space import config_key
+from kernelbench.tune.events import CandidateFinished, SweepFinished, SweepStarted
+from kernelbench.tune.records import STATUSES
+from kernelbench.tune.worker.pool import Isolated
 
 from .kernels import basic, tiles
 
@@ -117,7 +118,7 @@ def test_failing_candidates_are_results_not_the_end() -> None:
 
 
 def test_observers_see_every_candidate_and_stop_ends_early() -> None:
-    from kernelbench._sweep import Sweep
+    from kernelbench.tune.sweep import Sweep
 
     events: list[Any] = []
     sweep_box: list[Sweep] = []
@@ -170,9 +171,9 @@ def test_pattern_strategy_explores_neighbours_of_best() -> None:
 def test_pattern_strategy_line_searches_when_steps_run_out() -> None:
     """A whole-row reduction (``reduction_loops=[None]``) is many halvings from a 16-wide loop; once
     every one- and two-step neighbour of the best is worse, each knob is tried at every value."""
-    from kernelbench._result import Candidate
-    from kernelbench._space import ConfigSpace
-    from kernelbench.strategies import PatternStrategy
+    from kernelbench.core.space import ConfigSpace
+    from kernelbench.tune.records import Candidate
+    from kernelbench.tune.strategies import PatternStrategy
 
     x, w = torch.randn(64, 1024, device=DEV), torch.randn(1024, device=DEV)
     space = ConfigSpace(basic.rms_norm.bind(x, w), None, seed=0)
@@ -228,7 +229,7 @@ def test_two_input_tensor_kernel_tunes() -> None:
 
 
 def test_helion_strategy_streams_its_configs_through_our_engine() -> None:
-    from kernelbench._sweep import Sweep
+    from kernelbench.tune.sweep import Sweep
 
     finished: list[int] = []
     sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=5, strategy="helion", fixed={"num_warps": 2},
@@ -248,9 +249,9 @@ def test_helion_strategy_in_a_worker_and_stop() -> None:
         if isinstance(event, CandidateFinished) and event.done == 2:
             box[0].stop()
 
-    from kernelbench._sweep import Sweep
+    from kernelbench.tune.sweep import Sweep
 
-    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=10, strategy="helion", isolate=True,
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=10, strategy="helion", executor=Isolated(),
                   observers=[stop_after_two])
     box.append(sweep)
     result = sweep.run()

@@ -13,10 +13,10 @@ import torch
 
 import kernelbench
 from kernelbench import SweepError
-from kernelbench._events import CandidateStarted
 from kernelbench._kernel import parse_config
-from kernelbench._sweep import Sweep
-from kernelbench._worker import EvalWorker, recipe_for
+from kernelbench.tune.events import CandidateStarted
+from kernelbench.tune.sweep import Sweep
+from kernelbench.tune.worker.pool import EvalWorker, Isolated, recipe_for
 
 from .kernels import faults, tiles
 
@@ -28,6 +28,14 @@ SLOW_AND_FAST = {"block_sizes": [[1, 1], [32, 32]]}  # 1x1 tiles: 4096 interpret
 def quick() -> Any:
     with kernelbench.settings.scope(cpu_reps=1, compile_workers=0):
         yield
+
+
+class _Watched(Isolated):
+    """The isolated executor, keeping the evaluator it made (to reach its live worker)."""
+
+    def evaluator(self, target: Any, bound: Any, problem: Any) -> Any:
+        self.made = super().evaluator(target, bound, problem)
+        return self.made
 
 
 def x64() -> torch.Tensor:
@@ -52,7 +60,7 @@ def test_worker_killed_mid_candidate_is_labelled_and_replaced() -> None:
 
     def kill_during_slow(event: Any) -> None:
         if isinstance(event, CandidateStarted) and event.config.config["block_sizes"] == [1, 1]:
-            proc = sweep._runner.eval_worker._ensure().proc  # the live worker, about to run this one
+            proc = executor.made.eval_worker._ensure().proc  # the live worker, about to run this one
 
             def kill() -> None:
                 killed.append(proc.pid)
@@ -60,7 +68,8 @@ def test_worker_killed_mid_candidate_is_labelled_and_replaced() -> None:
 
             threading.Timer(1.0, kill).start()
 
-    sweep = Sweep(faults.slow_scale, (x64(),), ref=lambda t: t * 2, fixed=SLOW_AND_FAST, isolate=True,
+    executor = _Watched()
+    sweep = Sweep(faults.slow_scale, (x64(),), ref=lambda t: t * 2, fixed=SLOW_AND_FAST, executor=executor,
                   observers=[kill_during_slow])
     result = sweep.run()
     assert killed
@@ -81,16 +90,16 @@ def test_compile_error_and_crash_are_results() -> None:
     assert result.candidates[0].error
 
     # A worker that dies outright (as on a segfault or CUDA illegal address) is labelled with the cause.
-    from kernelbench._worker import _Pool
+    from kernelbench.tune.worker.pool import _Pool
 
     sweep = Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=1)
-    pool = _Pool(recipe_for(tiles.scale), sweep.args, sweep._checks, sweep._native_ref, None, None)
+    pool = _Pool(recipe_for(tiles.scale), sweep.problem)
     worker = EvalWorker(pool)
     try:
         worker.crash_for_test(code=7)
         outcome = worker.evaluate(0, dict(good.config))
-        assert outcome["status"] == "runtime_error" and "exited with status 7" in outcome["error"]
-        assert worker.evaluate(1, dict(good.config))["status"] == "ok"  # restarted
+        assert outcome.status == "runtime_error" and "exited with status 7" in outcome.error
+        assert worker.evaluate(1, dict(good.config)).status == "ok"  # restarted
     finally:
         worker.close()
 
@@ -137,13 +146,13 @@ def test_bad_inputs_are_clear_errors() -> None:
 
 
 def test_warm_workers_carry_over_to_the_next_sweep() -> None:
-    from kernelbench._worker import _PARKED
+    from kernelbench.tune.worker.pool import _PARKED
 
     kernelbench.release_workers()
     x = torch.randn(32, 32, device=DEV)
 
     def sweep(kernel: Any, inputs: torch.Tensor, ref: Any) -> tuple[int, Any]:
-        result = Sweep(kernel, (inputs,), ref=ref, budget=2, seed=0, isolate=True).run()
+        result = Sweep(kernel, (inputs,), ref=ref, budget=2, seed=0, executor=Isolated()).run()
         key, procs = _PARKED["eval"]
         return procs[0].proc.pid, result
 
@@ -162,7 +171,7 @@ def test_warm_workers_carry_over_to_the_next_sweep() -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(first, 0)  # ended, not leaked
     with kernelbench.settings.scope(keep_workers=False):
-        Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=1, isolate=True).run()
+        Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=1, executor=Isolated()).run()
     assert "eval" not in _PARKED
 
 
@@ -170,7 +179,7 @@ def test_wire_format_round_trips_tensors_without_pickle() -> None:
     import socket
     from multiprocessing.connection import Connection
 
-    from kernelbench._worker import _recv, _send
+    from kernelbench.tune.worker.pool import recv, send
 
     a, b = socket.socketpair()
     left, right = Connection(os.dup(a.fileno())), Connection(os.dup(b.fileno()))
@@ -184,9 +193,9 @@ def test_wire_format_round_trips_tensors_without_pickle() -> None:
         "empty": torch.empty(0, 4, dtype=torch.float16),
     }
     received: dict[str, Any] = {}
-    reader = threading.Thread(target=lambda: received.update(zip(("header", "tensors"), _recv(right))))
+    reader = threading.Thread(target=lambda: received.update(zip(("header", "tensors"), recv(right))))
     reader.start()
-    _send(left, {"command": "init", "n": 1}, tensors)
+    send(left, {"command": "init", "n": 1}, tensors)
     reader.join(timeout=30)
     assert received["header"] == {"command": "init", "n": 1}
     for key, t in tensors.items():
@@ -197,23 +206,23 @@ def test_wire_format_round_trips_tensors_without_pickle() -> None:
 
 
 def test_float64_references_of_16_bit_outputs_travel_as_float32() -> None:
-    from kernelbench._worker import _Pool
+    from kernelbench.core.evaluate import Problem
+    from kernelbench.tune.worker.pool import _Pool
 
     x = torch.randn(16, 16, device=DEV).to(torch.bfloat16)
     ref64 = x.double() * 3
-    pool = _Pool(recipe_for(tiles.scale), (x,), [((x,), [ref64])], [x], None, None)
+    pool = _Pool(recipe_for(tiles.scale), Problem("scale", (x,), [((x,), [ref64])], [x]))
     assert pool.eval_tensors["ref0_0"].dtype == torch.float32
     assert pool.eval_init["checks"][0][1] == ["float64"]  # widened again in the worker
     assert "check0_0" not in pool.eval_tensors  # the first check set is the arguments: sent once
-    result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=2, seed=0, isolate=True).run()
+    result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=2, seed=0, executor=Isolated()).run()
     assert set(result.df["status"]) == {"ok"}
-    result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3.3, budget=1, seed=0, isolate=True).run()
+    result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3.3, budget=1, seed=0, executor=Isolated()).run()
     assert set(result.df["status"]) == {"wrong"}
 
 
 def test_configs_whose_compile_ran_past_the_limit_are_not_proposed_again(capsys: Any) -> None:
-    from kernelbench._result import COMPILE_TIMEOUT_PREFIX
-    from kernelbench._space import config_key
+    from kernelbench.core.space import config_key
 
     x = torch.randn(32, 32, device=DEV)
     k = kernelbench.Kernel(tiles.scale.helion_kernel)
@@ -222,7 +231,8 @@ def test_configs_whose_compile_ran_past_the_limit_are_not_proposed_again(capsys:
     with kernelbench.settings.scope(compile_timeout_s=0.001, compile_workers=0):
         first = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, isolate=True, live=False)
         assert set(first.df["status"]) == {"timeout"}
-        assert all(c.error.startswith(COMPILE_TIMEOUT_PREFIX) and c.compile_s >= 0.001 for c in first.candidates)
+        assert all(c.timed_out == "compile" and c.compile_s >= 0.001 for c in first.candidates)
+        assert all("compiling took longer than" in c.error for c in first.candidates)
         slow = {config_key(c.config) for c in first.candidates}
         again = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, isolate=True, live=False)
         assert again.info.skipped == 2 and not slow & {config_key(c.config) for c in again.candidates}
@@ -237,7 +247,7 @@ def test_configs_whose_compile_ran_past_the_limit_are_not_proposed_again(capsys:
 
 
 def test_start_workers_ahead_of_the_first_sweep() -> None:
-    from kernelbench._worker import _PARKED
+    from kernelbench.tune.worker.pool import _PARKED
 
     kernelbench.release_workers()
     kernelbench.start_workers()  # returns at once: the process loads torch and Helion meanwhile
@@ -246,7 +256,7 @@ def test_start_workers_ahead_of_the_first_sweep() -> None:
     kernelbench.start_workers()  # already started: nothing more
     assert [p.proc.pid for p in _PARKED["eval"][1]] == [pid]
     result = Sweep(tiles.scale, (torch.randn(32, 32, device=DEV),), ref=lambda t: t * 3, budget=2, seed=0,
-                   isolate=True).run()
+                   executor=Isolated()).run()
     assert set(result.df["status"]) == {"ok"}
     assert _PARKED["eval"][1][0].proc.pid == pid  # the sweep ran in the started worker
     kernelbench.release_workers()

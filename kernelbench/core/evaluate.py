@@ -1,0 +1,152 @@
+"""The evaluation pipeline, written once: compile → poison → run → check → time → :class:`Outcome`.
+
+In-process sweeps, worker processes and benches all call :func:`evaluate`; *where* it runs (this
+process, a worker process, a Ray actor) is an evaluator's business (``kernelbench.tune.evaluators``).
+
+* Every output allocated with ``torch.empty*`` starts as NaN (ints: their max), so an element the
+  kernel never writes fails the check instead of passing on stale memory.
+* Each input set is checked against its reference; outputs whose count, shape or dtype differ from
+  the reference's make a ``wrong`` outcome with ``structural=True``: no config can fix that.
+* Only a correct candidate is timed (a wrong one still is, so its speed can be shown, but it is
+  never the best). Timing uses the one timer of :mod:`kernelbench.core.timing`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from typing import Any, Literal, get_args
+
+import torch
+
+from kernelbench._errors import CheckError
+from kernelbench.core.check import check_outputs, check_structure, flatten_outputs, poisoned
+from kernelbench.core.device import synchronize
+from kernelbench.core.timing import time_ms
+
+__all__ = ["PHASES", "STATUSES", "Outcome", "Phase", "Problem", "Status", "evaluate", "expected_outputs", "short_error"]
+
+#: How a candidate ended. ``timeout``'s phase is in :attr:`Outcome.timed_out`.
+Status = Literal["ok", "wrong", "compile_error", "runtime_error", "timeout"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+Phase = Literal["compile", "run"]
+PHASES: tuple[Phase, ...] = get_args(Phase)
+
+#: Length of the one-line error kept with an outcome.
+ERROR_CHARS = 300
+
+
+def short_error(error: BaseException) -> str:
+    """``Type: first line of the message``, at most :data:`ERROR_CHARS` characters."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:ERROR_CHARS]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What evaluating one config (or one implementation) gave."""
+
+    status: Status
+    ms: float | None = None
+    compile_s: float = 0.0
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    rel_l2: float | None = None
+    error: str | None = None
+    #: For a ``timeout``: the phase that ran past its limit (``compile`` or ``run``).
+    timed_out: Phase | None = None
+    #: The outputs do not line up with the reference's (count, shape, dtype): no config can pass.
+    structural: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown outcome status {self.status!r}; one of {', '.join(STATUSES)}")
+        if self.timed_out is not None and self.timed_out not in PHASES:
+            raise ValueError(f"unknown phase {self.timed_out!r}; one of {', '.join(PHASES)}")
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+@dataclasses.dataclass
+class Problem:
+    """What every candidate is checked and timed on; prepared once (per sweep, per bench size)."""
+
+    name: str  # the kernel's (or implementation's) name, for messages
+    args: tuple[Any, ...]  # timed on these
+    #: Input sets and the reference outputs for each (float64 where the reference can run in it).
+    checks: list[tuple[tuple[Any, ...], list[torch.Tensor]]]
+    #: Shapes and dtypes the outputs must have: the reference run as written (meta tensors will do).
+    expected: list[torch.Tensor]
+    rtol: float | None = None
+    atol: float | None = None
+
+
+def evaluate(
+    compile: Callable[[], Callable[..., Any]],
+    problem: Problem,
+    *,
+    poison: bool = True,
+    time_wrong: bool = True,
+    on_phase: Callable[[Phase], None] | None = None,
+) -> Outcome:
+    """Compile, run each input set (outputs poisoned first), check, then time; never raises for a
+    failing candidate (its failure is the outcome). ``on_phase`` hears when each phase starts, so a
+    parent process can hold each to its own time limit. ``time_wrong=False`` leaves a wrong
+    candidate untimed (a bench never shows the speed of a wrong implementation)."""
+    import time
+
+    if on_phase is not None:
+        on_phase("compile")
+    start = time.perf_counter()
+    try:
+        fn = compile()
+    except Exception as error:  # noqa: BLE001 - a config that does not compile is a result
+        return Outcome("compile_error", compile_s=time.perf_counter() - start, error=short_error(error))
+    compile_s = time.perf_counter() - start
+    if on_phase is not None:
+        on_phase("run")
+    worst = {"max_abs_err": 0.0, "max_rel_err": 0.0, "rel_l2": 0.0}
+    wrong: str | None = None
+    for inputs, refs in problem.checks:
+        try:
+            with torch.no_grad(), poisoned() if poison else nullcontext():
+                outs = flatten_outputs(fn(*inputs), problem.name)
+            synchronize()
+        except Exception as error:  # noqa: BLE001 - a candidate that fails to run is a result
+            return Outcome("runtime_error", compile_s=compile_s, error=_with_trace(error))
+        try:
+            check_structure(outs, problem.expected, problem.name)
+        except CheckError as error:
+            return Outcome("wrong", compile_s=compile_s, error=str(error), structural=True)
+        wrong = wrong or check_outputs(outs, refs, rtol=problem.rtol, atol=problem.atol, worst=worst)
+        del outs
+    if wrong and not time_wrong:
+        return Outcome("wrong", compile_s=compile_s, error=wrong, **worst)
+    try:
+        with torch.no_grad():
+            ms = time_ms(fn, problem.args)
+    except Exception as error:  # noqa: BLE001
+        return Outcome("runtime_error", compile_s=compile_s, error=_with_trace(error), **worst)
+    return Outcome("wrong" if wrong else "ok", ms=ms, compile_s=compile_s, error=wrong, **worst)
+
+
+def _with_trace(error: BaseException) -> str:
+    """The one-line error, then the innermost frames (where in the generated code it failed)."""
+    return short_error(error) + "\n" + traceback.format_exc(limit=-2)[-500:]
+
+
+def expected_outputs(specs: Sequence[tuple[Sequence[int], str]]) -> list[torch.Tensor]:
+    """Meta tensors with these (shape, dtype name) pairs: the expected outputs without their data."""
+    return [torch.empty(list(shape), dtype=getattr(torch, dtype), device="meta") for shape, dtype in specs]

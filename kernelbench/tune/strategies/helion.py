@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import helion
+
+from kernelbench.tune.records import Candidate
+from kernelbench.tune.strategies._base import Strategy
+
+
+class Driver(Protocol):
+    """What the sweep engine offers a strategy that runs its own loop."""
+
+    def prefetch(self, configs: Sequence[helion.Config]) -> None: ...
+    def evaluate(self, config: helion.Config) -> Candidate: ...
+
+
+class HelionStrategy(Strategy):
+    """Helion's own default search (LFBO tree search, quick effort profile), run in-process.
+
+    Helion decides what to try; every config it asks to benchmark goes through our engine (compile,
+    check against the reference, time, events to the dashboard and store), so its sweep is drawn,
+    stored, stoppable and checked like any other. A config Helion asks for twice is measured once.
+    """
+
+    name = "helion"
+    effort = "quick"
+
+    def propose(self, history: list[Candidate]) -> helion.Config | None:
+        raise NotImplementedError("the helion strategy drives its own loop: see drive()")
+
+    def drive(self, bound: Any, args: Sequence[Any], driver: Driver) -> None:
+        from helion.autotuner import LFBOTreeSearch
+        from helion.autotuner.effort_profile import get_effort_profile
+
+        with _settings(bound, overrides=self.space.pinned):
+            kwargs = LFBOTreeSearch.get_kwargs_from_profile(get_effort_profile(self.effort), bound.settings)
+            search = LFBOTreeSearch(bound, args, **kwargs)
+            search._benchmark_provider_cls = functools.partial(_EngineProvider, driver=driver)
+            search.autotune(skip_cache=True)
+
+
+@contextlib.contextmanager
+def _settings(bound: Any, overrides: dict[str, Any]) -> Iterator[None]:
+    """Quiet Helion's own progress output and apply ``fixed`` knobs, for this search only."""
+    changes = {"autotune_progress_bar": False, "autotune_log_level": 40, "autotune_precompile": None,
+               "autotune_config_overrides": dict(overrides)}
+    old = {name: getattr(bound.settings, name) for name in changes}
+    for name, value in changes.items():
+        setattr(bound.settings, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(bound.settings, name, value)
+
+
+def _provider_base() -> type:
+    from helion.autotuner.benchmark_provider import BenchmarkProvider
+
+    return BenchmarkProvider
+
+
+class _EngineProvider(_provider_base()):  # type: ignore[misc]
+    """Helion's benchmark provider interface, answered by our sweep engine."""
+
+    def __init__(self, kernel: Any, settings: Any, config_spec: Any, args: Sequence[Any], log: Any,
+                 autotune_metrics: Any, *, driver: Driver) -> None:
+        self.kernel = kernel
+        self.driver = driver
+        self.mutated_arg_indices: Sequence[int] = []
+
+    def setup(self) -> None:
+        return None
+
+    def cleanup(self) -> None:
+        return None
+
+    def benchmark(self, configs: list[helion.Config], *, desc: str = "Benchmarking",
+                  raise_if_no_viable_config: bool = True) -> list[Any]:
+        from helion.autotuner.benchmark_provider import BenchmarkResult
+
+        self.driver.prefetch(configs)
+        results = []
+        for config in configs:
+            candidate = self.driver.evaluate(config)
+            ok = candidate.status == "ok" and candidate.ms is not None
+            fn = self.kernel.compile_config(config, allow_print=False) if ok else (lambda *a, **k: None)
+            results.append(BenchmarkResult(
+                config=config, fn=fn, perf=candidate.ms if ok else math.inf,
+                status="ok" if ok else "error", compile_time=candidate.compile_s,
+                completed_at=time.perf_counter(), per_shape=None, per_shape_statuses=None,
+            ))
+        return results

@@ -1,0 +1,108 @@
+"""The worker process's side: set up a kernel from a recipe, then compile or evaluate configs on request.
+
+It imports the core and the worker's own modules only (never the store, bench, io or ui layers), so
+that a worker starts quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import helion
+import torch
+
+import kernelbench.core.device as _device
+from kernelbench._settings import settings
+from kernelbench.core.evaluate import Outcome, Phase, Problem, evaluate, expected_outputs, short_error
+from kernelbench.tune.worker.recipe import Recipe, materialise
+from kernelbench.tune.worker.wire import recv, send, unpack_args
+
+__all__ = ["main"]
+
+
+def _compile_only_launcher(triton_kernel: Any, grid: tuple[int, ...], *args: Any, num_warps: int,
+                           num_stages: int, **kwargs: Any) -> Any:
+    """Helion's launcher, but Triton only compiles (``warmup=True``): nothing runs on the GPU."""
+    run_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+    return triton_kernel.run(*args, grid=grid, warmup=True, num_warps=num_warps, num_stages=num_stages, **run_kwargs)
+
+
+def loaded_modules() -> list[str]:
+    """The kernelbench modules this process has imported (a worker must stay in its layers)."""
+    return sorted(name for name in sys.modules if name.startswith("kernelbench"))
+
+
+class _WorkerState:
+    def __init__(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        device = _device.DEVICE
+        settings.gpu_warmup_ms = header["gpu_warmup_ms"]
+        settings.gpu_rep_ms = header["gpu_rep_ms"]
+        settings.cpu_reps = header["cpu_reps"]
+        self.recipe = Recipe(**header["recipe"])
+        self.kernel = materialise(self.recipe)
+        args = unpack_args(header["args"], tensors, device, fake=header["role"] == "compile")
+        self.bound = self.kernel.bind(args)
+        checks: list[tuple[tuple[Any, ...], list[torch.Tensor]]] = []
+        for k, (specs, ref_dtypes) in enumerate(header.get("checks", [])):
+            inputs = unpack_args(specs, tensors, device)
+            refs = [tensors[f"ref{k}_{j}"].to(device, getattr(torch, dtype)) for j, dtype in enumerate(ref_dtypes)]
+            checks.append((inputs, refs))
+        # [[shape, dtype], ...] of the reference outputs: their layout is all a check needs of them.
+        self.problem = Problem(self.recipe.name, args, checks, expected_outputs(header["native"]),
+                               header["rtol"], header["atol"])
+
+    def compile(self, config: dict[str, Any], launch: bool) -> tuple[Any, float]:
+        start = time.perf_counter()
+        fn = self.bound.compile_config(helion.Config(**config), allow_print=False)
+        if launch:
+            with torch.no_grad():
+                fn(*self.problem.args, _launcher=_compile_only_launcher)
+        return fn, time.perf_counter() - start
+
+    def evaluate(self, conn: Connection, index: int, config: dict[str, Any]) -> Outcome:
+        def phase(name: Phase) -> None:  # the parent holds each phase to its own time limit
+            send(conn, {"phase": name, "index": index})
+
+        return evaluate(lambda: self.compile(config, launch=False)[0], self.problem, on_phase=phase)
+
+
+def main(fd: int) -> None:
+    conn = Connection(fd)
+    state: _WorkerState | None = None
+    while True:
+        try:
+            header, tensors = recv(conn)
+        except EOFError:
+            return
+        command = header["command"]
+        if command == "exit":
+            return
+        if command == "init":
+            state = None  # a parked worker set up again: free the last sweep's tensors first
+            try:
+                state = _WorkerState(header, tensors)
+                send(conn, {"ready": True, "modules": loaded_modules()})
+            except Exception as error:  # noqa: BLE001 - the parent turns this into a clear error
+                send(conn, {"ready": False, "error": short_error(error)})
+        elif command == "warm":  # helion and torch are imported already: the CUDA context is left
+            if _device.DEVICE == "cuda":
+                torch.zeros(1, device="cuda")  # creates the CUDA context
+        elif command == "compile":
+            assert state is not None
+            try:
+                _, compile_s = state.compile(header["config"], launch=True)
+                send(conn, {"compiled": header["index"], "compile_s": compile_s, "error": None})
+            except Exception as error:  # noqa: BLE001
+                send(conn, {"compiled": header["index"], "compile_s": 0.0, "error": short_error(error)})
+        elif command == "eval":
+            assert state is not None
+            outcome = state.evaluate(conn, header["index"], header["config"])
+            send(conn, {"result": header["index"], **outcome.to_json()})
+        elif command == "crash":  # for tests: die the way a bad kernel can
+            os._exit(int(header.get("code", 3)))
+
+

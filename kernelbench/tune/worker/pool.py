@@ -1,0 +1,563 @@
+"""Worker processes for sweeps: a candidate that hangs, crashes or corrupts the GPU cannot take the
+notebook down with it, and on a GPU host candidates compile in parallel ahead of the one being timed.
+
+* Workers are started with ``python -m kernelbench.tune.worker`` (not multiprocessing's spawn, which
+  re-imports the user's ``__main__``; a notebook has none and a script would re-run itself).
+* The kernel reaches a worker as a :class:`Recipe`: its source (decorators dropped, line numbers
+  kept so errors still name the cell line) and the globals it reads (modules by name, plain values,
+  helper functions by source). Nothing is pickled: messages are JSON, each tensor travels as its raw
+  bytes (dtype and shape in the JSON), sent from and received into tensor memory without copies.
+* The parent watches each phase with a time limit (compile, then run/check/time). A worker that
+  overruns is killed (``timeout``); one that dies (segfault, ``os._exit``, CUDA illegal address,
+  out of memory) is labelled with the cause from its exit status and log, and restarted.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import helion
+import torch
+
+from kernelbench._errors import SweepError
+from kernelbench._settings import settings
+from kernelbench.core.device import DEVICE, is_interpreter
+from kernelbench.core.evaluate import Outcome, Problem, Status
+from kernelbench.core.target import KernelTarget
+from kernelbench.tune.evaluators import Evaluator
+from kernelbench.tune.worker.recipe import Recipe, recipe_for
+from kernelbench.tune.worker.wire import pack_args, recv, send
+
+__all__ = ["CompileWorkers", "EvalWorker", "Isolated", "WorkerDied", "WorkerEvaluator", "WorkerTimeout",
+           "compile_worker_count", "release_workers", "start_workers"]
+
+STARTUP_TIMEOUT_S = 180.0
+
+
+class WorkerTimeout(Exception):
+    """A worker overran its phase's time limit (it has been killed)."""
+
+
+class WorkerDied(Exception):
+    """A worker process ended without answering; the message says how."""
+
+
+# --------------------------------------------------------------------------------------------------
+# The parent's side
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+class _Process:
+    """One worker process and its connection."""
+
+    def __init__(self, role: str, init: dict[str, Any] | None, tensors: dict[str, torch.Tensor]) -> None:
+        self.role = role
+        parent_sock, child_sock = socket.socketpair()
+        self.log = tempfile.NamedTemporaryFile(prefix=f"kernelbench-{role}-", suffix=".log", delete=False)
+        env = dict(os.environ)
+        env["KERNELBENCH_DEVICE"] = DEVICE
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kernelbench.tune.worker", str(child_sock.fileno())],
+            pass_fds=[child_sock.fileno()], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            env=env, start_new_session=True,
+        )
+        child_sock.close()
+        self.conn = Connection(os.dup(parent_sock.fileno()))
+        parent_sock.close()
+        if init is not None:
+            self.init(init, tensors)
+        else:  # started ahead of any sweep: load torch, Helion and the device; no answer
+            send(self.conn, {"command": "warm"})
+            self.started = time.perf_counter()
+            self.ready = False
+
+    def init(self, init: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        """Set the worker up for a sweep (again, for a parked one: torch, Helion and CUDA stay up)."""
+        send(self.conn, {"command": "init", "role": self.role, **init}, tensors)
+        self.started = time.perf_counter()
+        self.ready = False  # set by the answer: workers set up in parallel, nobody waits here
+
+    def check_ready(self, header: dict[str, Any]) -> None:
+        if not header.get("ready"):
+            self.kill()
+            raise SweepError(f"a {self.role} worker could not set the kernel up: {header.get('error')}")
+        self.ready = True
+        self.modules: list[str] = header.get("modules", [])  # the kernelbench modules it has loaded
+
+    def wait_ready(self) -> None:
+        if not self.ready:
+            header, _ = self.receive(STARTUP_TIMEOUT_S)
+            self.check_ready(header)
+
+    def log_tail(self, lines: int = 6) -> str:
+        try:
+            with open(self.log.name, errors="replace") as f:
+                text = f.read()[-4000:]
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def receive(self, timeout: float) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        if not self.conn.poll(timeout):
+            if self.proc.poll() is not None:
+                raise WorkerDied(self.death())
+            self.kill()
+            raise WorkerTimeout(f"no answer within {timeout:g} s")
+        try:
+            return recv(self.conn)
+        except (EOFError, ConnectionError, OSError):
+            self.proc.wait(timeout=10)
+            raise WorkerDied(self.death()) from None
+
+    def death(self) -> str:
+        tail = self.log_tail()
+        return f"worker {_describe_exit(self.proc.returncode)}" + (f": {tail}" if tail else "")
+
+    def send(self, header: dict[str, Any]) -> None:
+        send(self.conn, header)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=30)
+        self.conn.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send({"command": "exit"})
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        try:
+            os.unlink(self.log.name)
+        except OSError:
+            pass
+
+
+@dataclasses.dataclass
+class _Job:
+    index: int
+    config: dict[str, Any]
+    started: float = 0.0
+    worker: _Process | None = None
+    done: bool = False
+    compile_s: float = 0.0
+    error: str | None = None
+    status: Status | None = None  # None (compiled fine), "compile_error", "runtime_error" or "timeout"
+
+
+class _Pool:
+    """Shared set-up for workers of one sweep."""
+
+    def __init__(self, recipe: Recipe, problem: Problem) -> None:
+        args, checks, native, rtol, atol = problem.args, problem.checks, problem.expected, problem.rtol, problem.atol
+        arg_specs, tensors = pack_args("arg", args)
+        self.fake_init = {"recipe": recipe.to_json(), "args": arg_specs, "rtol": rtol, "atol": atol,
+                          "native": [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in native],
+                          "gpu_warmup_ms": settings.gpu_warmup_ms, "gpu_rep_ms": settings.gpu_rep_ms,
+                          "cpu_reps": settings.cpu_reps}
+        check_specs: list[Any] = []
+        check_tensors: dict[str, torch.Tensor] = dict(tensors)
+        for k, (inputs, refs) in enumerate(checks):
+            if k == 0 and len(inputs) == len(args) and all(a is b for a, b in zip(inputs, args)):
+                specs = arg_specs  # the first check set is the given arguments: sent once
+            else:
+                specs, ts = pack_args(f"check{k}_", inputs)
+                check_tensors.update(ts)
+            check_specs.append([specs, [str(r.dtype).removeprefix("torch.") for r in refs]])
+            for j, (r, out) in enumerate(zip(refs, native)):
+                # A float64 reference of a 16-bit output travels as float32 (half the bytes; the
+                # rounding, 6e-8 relative, is far inside any 16-bit tolerance) and is widened again.
+                narrow = r.dtype == torch.float64 and out.is_floating_point() and out.element_size() <= 2
+                check_tensors[f"ref{k}_{j}"] = r.float() if narrow else r
+        self.eval_init = {**self.fake_init, "checks": check_specs}
+        self.eval_tensors = check_tensors
+        # What compile workers were set up with: parked ones are taken over as they are only for
+        # exactly this (no tensors in it, so it is cheap). The eval worker is always set up again: a
+        # key over its inputs and references would mean hashing all of them on every sweep.
+        self.compile_key = hashlib.blake2b(json.dumps(self.fake_init, sort_keys=True).encode(),
+                                           digest_size=20).hexdigest()
+        self.eval_key = ""
+
+
+# --------------------------------------------------------------------------------------------------
+# Warm workers: a finished sweep parks its healthy workers and the next sweep takes them over instead
+# of paying the start-up (~10 s on a GPU host: torch, Helion, a CUDA context). The same kernel on the
+# same inputs finds its compile workers ready; otherwise a sweep sends them its kernel and inputs
+# and they answer when set up, as fresh ones would (the eval worker is always set up again).
+
+_PARKED: dict[str, tuple[str, list[_Process]]] = {}
+
+
+def _park(kind: str, key: str, procs: list[_Process]) -> None:
+    alive = [p for p in procs if p.ready and p.proc.poll() is None]
+    for p in procs:
+        if p not in alive:  # still starting, or dead: nothing to keep
+            p.kill()
+    if not settings.keep_workers:
+        for p in alive:
+            p.close()
+        return
+    old = _PARKED.pop(kind, None)
+    if old is not None:
+        for p in old[1]:
+            if p not in alive:
+                p.close()
+    _PARKED[kind] = (key, alive)
+
+
+def _unpark(kind: str, key: str, init: dict[str, Any], tensors: dict[str, torch.Tensor]) -> list[_Process]:
+    """The parked workers of ``kind``: ready if they were set up with ``key`` (an empty key matches
+    nothing), else re-initialised with ``init`` (not ready until they answer)."""
+    parked = _PARKED.pop(kind, None)
+    if parked is None:
+        return []
+    alive = [p for p in parked[1] if p.proc.poll() is None]
+    if not key or parked[0] != key:  # another kernel or other inputs
+        for p in list(alive):
+            try:
+                p.init(init, tensors)
+            except OSError:
+                alive.remove(p)
+                p.kill()
+    return alive
+
+
+def compile_worker_count() -> int:
+    """How many compile workers a sweep uses: ``settings.compile_workers``, or by default none in the
+    interpreter (nothing to compile ahead) and half the cores, at most 8, on a GPU host."""
+    if settings.compile_workers >= 0:
+        return settings.compile_workers
+    return 0 if is_interpreter() else min(8, max(1, (os.cpu_count() or 2) // 2))
+
+
+def start_workers() -> None:
+    """Start the workers the next isolated sweep would start (``kernelbench.start_workers``), parked
+    with no kernel: that sweep sets them up for its own, as it does with a finished sweep's."""
+    for kind, count in (("eval", 1), ("compile", compile_worker_count())):
+        key, have = _PARKED.pop(kind, ("", []))
+        for p in [p for p in have if p.proc.poll() is not None]:
+            have.remove(p)
+            p.kill()
+        fresh = [_Process(kind, None, {}) for _ in range(count - len(have))]
+        if have or fresh:
+            _PARKED[kind] = ("" if fresh else key, have + fresh)
+
+
+def release_workers(kind: str | None = None) -> None:
+    """End the worker processes kept warm for the next sweep (all of them, or one ``kind``)."""
+    for name in [kind] if kind else list(_PARKED):
+        parked = _PARKED.pop(name, None)
+        for p in parked[1] if parked else []:
+            p.close()
+
+
+atexit.register(release_workers)
+
+
+def _compile_timeout_message(limit: float) -> str:
+    return f"compiling took longer than {limit:g} s (settings.compile_timeout_s); the worker was restarted"
+
+
+class EvalWorker:
+    """The worker that compiles, checks and times each candidate, under per-phase time limits."""
+
+    def __init__(self, pool: _Pool) -> None:
+        self.pool = pool
+        self.proc: _Process | None = None
+
+    def start(self) -> None:
+        """Start the process now (it sets up while compile workers work); nothing waits for it."""
+        if self.proc is None or self.proc.proc.poll() is not None:
+            warm = _unpark("eval", self.pool.eval_key, self.pool.eval_init, self.pool.eval_tensors)
+            for extra in warm[1:]:
+                extra.close()
+            self.proc = warm[0] if warm else _Process("eval", self.pool.eval_init, self.pool.eval_tensors)
+
+    def _ensure(self) -> _Process:
+        self.start()
+        assert self.proc is not None
+        self.proc.wait_ready()
+        return self.proc
+
+    def evaluate(self, index: int, config: dict[str, Any]) -> Outcome:
+        proc = self._ensure()
+        proc.send({"command": "eval", "index": index, "config": config})
+        phase, limit = "compile", settings.compile_timeout_s
+        start = time.perf_counter()
+        compile_s = 0.0
+        try:
+            while True:
+                header, _ = proc.receive(limit)
+                if "phase" in header:
+                    if header["phase"] == "run":
+                        compile_s = time.perf_counter() - start
+                    phase = header["phase"]
+                    limit = settings.compile_timeout_s if phase == "compile" else settings.run_timeout_s
+                    continue
+                return Outcome.from_json(header)
+        except WorkerTimeout:
+            self.proc = None
+            if phase == "compile":
+                return Outcome("timeout", compile_s=time.perf_counter() - start, timed_out="compile",
+                               error=_compile_timeout_message(limit))
+            return Outcome("timeout", compile_s=compile_s, timed_out="run",
+                           error=f"running, checking or timing took longer than {limit:g} s "
+                                 "(settings.run_timeout_s); the worker was restarted")
+        except WorkerDied as died:
+            self.proc = None
+            return Outcome("runtime_error", compile_s=compile_s, error=f"{died} (while {phase}); restarted")
+
+    def crash_for_test(self, code: int = 3) -> None:
+        self._ensure().send({"command": "crash", "code": code})
+
+    def close(self) -> None:
+        """Park the worker for the next sweep (``settings.keep_workers``)."""
+        if self.proc is not None:
+            _park("eval", self.pool.eval_key, [self.proc])
+            self.proc = None
+
+
+class CompileWorkers:
+    """Processes that compile candidates ahead of the eval worker, filling Triton's on-disk cache.
+
+    All of them start at once and set up in parallel; a job goes to whichever is ready first.
+    """
+
+    def __init__(self, pool: _Pool, count: int) -> None:
+        self.pool = pool
+        warm = _unpark("compile", pool.compile_key, pool.fake_init, {})
+        for extra in warm[count:]:
+            extra.close()
+        warm = warm[:count]
+        self.idle: list[_Process] = [p for p in warm if p.ready]
+        self.starting: list[_Process] = [p for p in warm if not p.ready]
+        self.starting += [_Process("compile", pool.fake_init, {}) for _ in range(count - len(warm))]
+        self.busy: dict[int, _Job] = {}  # fd -> job
+        self.queue: list[_Job] = []
+        self.jobs: dict[int, _Job] = {}
+
+    def submit(self, index: int, config: dict[str, Any]) -> None:
+        job = _Job(index, config)
+        self.jobs[index] = job
+        self.queue.append(job)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.queue and self.idle:
+            worker = self.idle.pop()
+            job = self.queue.pop(0)
+            job.worker, job.started = worker, time.perf_counter()
+            worker.send({"command": "compile", "index": job.index, "config": job.config})
+            self.busy[worker.conn.fileno()] = job
+
+    def _replace(self, worker: _Process) -> None:
+        worker.kill()
+        self.starting.append(_Process("compile", self.pool.fake_init, {}))
+
+    def _expire(self) -> None:
+        now = time.perf_counter()
+        for fd, job in list(self.busy.items()):
+            assert job.worker is not None
+            if now - job.started > settings.compile_timeout_s:
+                del self.busy[fd]
+                self._replace(job.worker)
+                job.done, job.status, job.compile_s = True, "timeout", now - job.started
+                job.error = _compile_timeout_message(settings.compile_timeout_s)
+        for worker in list(self.starting):
+            if now - worker.started > STARTUP_TIMEOUT_S:
+                self.starting.remove(worker)
+                worker.kill()
+
+    def _handle(self, conn: Any) -> None:
+        worker = next((w for w in self.starting if w.conn is conn), None)
+        if worker is not None:
+            self.starting.remove(worker)
+            try:
+                header, _ = recv(conn)
+                worker.check_ready(header)
+            except (EOFError, OSError, SweepError):
+                worker.kill()
+                return
+            self.idle.append(worker)
+            return
+        job = self.busy.pop(conn.fileno())
+        assert job.worker is not None
+        try:
+            header, _ = recv(conn)
+        except (EOFError, OSError):
+            job.worker.proc.wait(timeout=10)
+            job.done, job.status, job.error = True, "runtime_error", f"{job.worker.death()} (while compiling)"
+            self._replace(job.worker)
+            return
+        job.done, job.compile_s = True, header["compile_s"]
+        if header["error"]:
+            job.status, job.error = "compile_error", header["error"]
+        self.idle.append(job.worker)
+
+    def pump(self, block_until: int | None = None) -> None:
+        """Collect ready workers and finished compiles; with ``block_until``, wait for that job."""
+        while True:
+            self._expire()
+            self._dispatch()
+            target = self.jobs.get(block_until) if block_until is not None else None
+            blocking = target is not None and not target.done
+            conns = [w.conn for w in self.starting] + [j.worker.conn for j in self.busy.values() if j.worker]
+            if blocking and not conns:
+                # Nothing can finish it (every worker failed to start): let the eval worker compile.
+                self.queue = [j for j in self.queue if j is not target]
+                self.jobs.pop(block_until, None)
+                return
+            if not conns:
+                return
+            timeout = 0.0
+            if blocking:
+                deadlines = [j.started + settings.compile_timeout_s for j in self.busy.values()]
+                deadlines += [w.started + STARTUP_TIMEOUT_S for w in self.starting]
+                timeout = max(0.01, min(deadlines) - time.perf_counter())
+            ready = wait(conns, timeout=timeout)
+            for conn in ready:
+                self._handle(conn)
+            if not blocking and not ready:
+                return
+
+    def result(self, index: int) -> _Job | None:
+        if index not in self.jobs:
+            return None
+        self.pump(block_until=index)
+        return self.jobs.pop(index, None)
+
+    def next_done(self, timeout: float) -> _Job | None:
+        """The first job whose compile has finished (in any order), waiting at most ``timeout``.
+
+        A slow compile no longer holds up the candidates behind it: they are timed as soon as
+        they are compiled, while it runs on (until ``compile_timeout_s``) in its own worker.
+        """
+        deadline = time.perf_counter() + timeout
+        while True:
+            self.pump()
+            done = [j for j in self.jobs.values() if j.done]
+            if done:
+                job = min(done, key=lambda j: j.index)
+                return self.jobs.pop(job.index)
+            if not self.jobs:
+                return None
+            conns = [w.conn for w in self.starting] + [j.worker.conn for j in self.busy.values() if j.worker]
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return None
+            if not conns:  # no worker could start: hand the jobs back undone
+                job = min(self.jobs.values(), key=lambda j: j.index)
+                self.queue = [j for j in self.queue if j is not job]
+                return self.jobs.pop(job.index)
+            for conn in wait(conns, timeout=min(remaining, 1.0)):
+                self._handle(conn)
+
+    def close(self) -> None:
+        for job in self.busy.values():
+            if job.worker is not None:
+                job.worker.kill()
+        for worker in self.starting:
+            worker.kill()
+        _park("compile", self.pool.compile_key, self.idle)
+        self.busy.clear()
+        self.idle.clear()
+        self.starting.clear()
+
+
+# --------------------------------------------------------------------------------------------------
+# The executor
+
+
+class WorkerEvaluator(Evaluator):
+    """Evaluates a sweep's candidates in worker processes: one eval worker checks and times them,
+    under per-phase time limits; on a GPU host compile workers compile submitted configs ahead of it
+    (filling Triton's on-disk cache), and whichever finishes compiling first is evaluated first."""
+
+    def __init__(self, target: KernelTarget, problem: Problem) -> None:
+        super().__init__()
+        pool = _Pool(recipe_for(target), problem)
+        self.eval_worker = EvalWorker(pool)
+        workers = compile_worker_count()
+        self.compiler = CompileWorkers(pool, workers) if workers else None
+        self.lookahead = 2 * workers if workers else 1
+        self._compiled: dict[int, _Job] = {}
+        self.eval_worker.start()  # sets up while the compile workers do
+
+    def submit(self, ticket: int, config: helion.Config) -> None:
+        super().submit(ticket, config)
+        if self.compiler is not None:
+            self.compiler.submit(ticket, dict(config.config))
+
+    def next_ready(self, timeout: float) -> int | None:
+        if self.compiler is None:
+            return super().next_ready(timeout)
+        job = self.compiler.next_done(timeout)
+        if job is None:
+            return None
+        self._compiled[job.index] = job
+        return job.index
+
+    def evaluate(self, ticket: int, config: helion.Config) -> Outcome:
+        self._done(ticket)
+        job = None
+        if self.compiler is not None:
+            job = self._compiled.pop(ticket, None) or self.compiler.result(ticket)
+            if job is not None and job.status is not None:
+                timed_out = "compile" if job.status == "timeout" else None
+                return Outcome(job.status, compile_s=job.compile_s, error=job.error, timed_out=timed_out)
+        outcome = self.eval_worker.evaluate(ticket, dict(config.config))
+        if self.compiler is not None:
+            self.compiler.pump()
+        if job is not None and job.done:
+            # Precompiled: the compile worker's time is the real compile (Triton to a binary included);
+            # the eval worker only loaded the result from Triton's cache.
+            outcome = dataclasses.replace(outcome, compile_s=job.compile_s)
+        return outcome
+
+    def close(self) -> None:
+        self.eval_worker.close()
+        if self.compiler is not None:
+            self.compiler.close()
+
+
+class Isolated:
+    """Evaluate candidates in worker processes with compile and run time limits, so a hanging or
+    crashing candidate is a result (``timeout``, ``runtime_error``) and the notebook survives."""
+
+    name = "isolated"
+
+    def evaluator(self, target: KernelTarget, bound: Any, problem: Problem) -> Evaluator:
+        return WorkerEvaluator(target, problem)
+
+    def __repr__(self) -> str:
+        return "Isolated()"

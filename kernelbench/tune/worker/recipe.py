@@ -1,0 +1,127 @@
+"""Recipes: how a worker process re-creates the user's kernel from its source and the globals it reads
+(modules by name, plain values, helper functions by source). Nothing is pickled."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+import types
+from typing import Any
+
+import torch
+
+from kernelbench._errors import SweepError
+from kernelbench.core.target import KernelTarget
+
+__all__ = ["Recipe", "materialise", "recipe_for"]
+
+_SIMPLE = (int, float, bool, str, type(None))
+
+
+@dataclasses.dataclass
+class Recipe:
+    name: str
+    source: str  # padded so that line numbers match the original file or cell
+    filename: str
+    imports: dict[str, str]  # global name -> module to import
+    objects: dict[str, list[str]]  # global name -> [module, attribute] importable by name
+    values: dict[str, Any]  # global name -> plain value
+    dtypes: dict[str, str]  # global name -> torch dtype name
+    helpers: list[tuple[str, str, str]]  # (name, padded source, filename) of helper functions
+    settings: dict[str, Any]  # Helion settings that differ from the defaults
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _def_source(fn: types.FunctionType) -> tuple[str, str]:
+    """The function's source from its ``def`` line on, padded to keep line numbers, and its file."""
+    lines, start = inspect.getsourcelines(fn)
+    tree = ast.parse(textwrap.dedent("".join(lines)))
+    node = tree.body[0]
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    def_offset = node.lineno - 1  # ast puts a decorated function at its `def` line
+    body = textwrap.dedent("".join(lines[def_offset:]))
+    return "\n" * (start - 1 + def_offset) + body, fn.__code__.co_filename
+
+
+def _helion_settings(helion_kernel: Any) -> dict[str, Any]:
+    import helion
+
+    defaults = helion.Settings()
+    changed = {}
+    for name, value in vars(helion_kernel.settings).items():
+        if isinstance(value, _SIMPLE) and not name.startswith("_") and getattr(defaults, name, value) != value:
+            changed[name] = value
+    return changed
+
+
+def recipe_for(kernel: KernelTarget) -> Recipe:
+    """What a worker needs to re-create ``kernel`` (a :class:`kernelbench.Kernel`).
+
+    The globals come from :func:`kernelbench.core.globals.classify_globals`, the same answer export
+    writes a module from: helpers are followed recursively, so a helper's own globals travel too.
+    """
+    from kernelbench.core.globals import classify_globals
+
+    fn = kernel.fn
+    source, filename = _def_source(fn)
+    found = classify_globals(fn)
+    objects = {name: [module, qualname] for name, (module, qualname) in found.importable.items()}
+    for name, path in found.decorated.items():
+        if path is None:
+            raise SweepError(
+                f"{kernel.name} calls {name}, which is decorated; a worker re-creates plain helper functions "
+                "only: make it a plain function, or tune with isolate=False"
+            )
+        objects[name] = list(path)  # the decorated object itself, imported by name
+    if found.unsupported:
+        problem = found.unsupported[0]
+        detail = f"; {problem.detail}" if problem.detail else ""
+        raise SweepError(
+            f"{kernel.name} reads the global {problem.name!r} ({problem.type_name}{detail}), which cannot travel "
+            "to a worker process; make it a number, string or dtype constant, or tune with isolate=False"
+        )
+    return Recipe(
+        name=kernel.name,
+        source=source,
+        filename=filename,
+        imports=dict(found.modules),
+        objects=objects,
+        values=dict(found.constants),
+        dtypes=dict(found.dtypes),
+        helpers=[(h.name, "\n" * (h.lineno - 1) + h.source, h.filename) for h in found.helpers],
+        settings=_helion_settings(kernel.helion_kernel),
+    )
+
+
+def materialise(recipe: Recipe) -> Any:
+    """The Helion kernel a recipe describes, defined in a fresh module of this process."""
+    import importlib
+
+    import helion
+    import helion.language as hl
+
+    from kernelbench.core.source import cache_source, register_namespace
+
+    namespace: dict[str, Any] = {"__name__": f"_kernelbench_worker_{recipe.name}", "torch": torch,
+                                 "helion": helion, "hl": hl}
+    for name, module in recipe.imports.items():
+        namespace[name] = importlib.import_module(module)
+    for name, (module, qualname) in recipe.objects.items():
+        target: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+        namespace[name] = target
+    namespace.update(recipe.values)
+    namespace.update({k: getattr(torch, v) for k, v in recipe.dtypes.items()})
+    register_namespace(namespace)
+    for _name, source, filename in [*recipe.helpers, (recipe.name, recipe.source, recipe.filename)]:
+        cache_source(source, filename)
+        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - the user's own kernel source
+    fn = namespace[recipe.name]
+    return helion.kernel(fn, **recipe.settings)
+
+

@@ -1,0 +1,81 @@
+"""The wire format between a sweep and its worker processes: a JSON header naming the tensors (dtype,
+shape), then one raw buffer per tensor. Nothing is pickled; tensors are sent from and received into
+tensor memory without copies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import torch
+
+from kernelbench._errors import SweepError
+
+__all__ = ["pack_args", "recv", "send", "unpack_args"]
+
+_SIMPLE = (int, float, bool, str, type(None))
+
+
+def send(conn: Connection, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
+    flat = {key: value.detach().contiguous().cpu() for key, value in (tensors or {}).items()}
+    layout = [[key, str(t.dtype).removeprefix("torch."), list(t.shape)] for key, t in flat.items()]
+    conn.send_bytes(json.dumps({**header, "_tensors": layout}).encode())
+    for t in flat.values():
+        conn.send_bytes(t.reshape(-1).view(torch.uint8).numpy())  # the tensor's memory, not a copy
+
+
+def recv(conn: Connection) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    header = json.loads(conn.recv_bytes().decode())
+    tensors: dict[str, torch.Tensor] = {}
+    for key, dtype_name, shape in header.pop("_tensors", []):
+        dtype = getattr(torch, dtype_name, None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"unknown tensor dtype {dtype_name!r} in a worker message")
+        out = torch.empty(shape, dtype=dtype)
+        raw = out.reshape(-1).view(torch.uint8)
+        if raw.numel():
+            got = conn.recv_bytes_into(raw.numpy())
+        else:
+            got = len(conn.recv_bytes())
+        if got != raw.numel():
+            raise ValueError(f"tensor {key!r}: expected {raw.numel()} bytes, got {got}")
+        tensors[key] = out
+    return header, tensors
+
+
+def pack_args(prefix: str, args: Sequence[Any]) -> tuple[list[Any], dict[str, torch.Tensor]]:
+    """Tensor arguments as named tensors plus their layout; other arguments as JSON values."""
+    specs: list[Any] = []
+    tensors: dict[str, torch.Tensor] = {}
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            key = f"{prefix}{i}"
+            tensors[key] = a
+            specs.append({"tensor": key, "shape": list(a.shape), "stride": list(a.stride()),
+                          "dtype": str(a.dtype).removeprefix("torch.")})
+        elif isinstance(a, _SIMPLE):
+            specs.append({"value": a})
+        else:
+            raise SweepError(
+                f"argument {i} is a {type(a).__name__}, which cannot travel to a worker process; "
+                "pass tensors and plain numbers, or tune with isolate=False"
+            )
+    return specs, tensors
+
+
+def unpack_args(specs: list[Any], tensors: dict[str, torch.Tensor], device: str, fake: bool = False) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for spec in specs:
+        if "tensor" in spec:
+            dtype = getattr(torch, spec["dtype"])
+            t = torch.empty_strided(spec["shape"], spec["stride"], dtype=dtype, device=device)
+            if not fake:  # compile-only workers need the layout, not the data
+                t.copy_(tensors[spec["tensor"]])
+            out.append(t)
+        else:
+            out.append(spec["value"])
+    return tuple(out)
+
+
