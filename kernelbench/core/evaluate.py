@@ -14,6 +14,7 @@ process, a worker process, a Ray actor) is an evaluator's business (``kernelbenc
 from __future__ import annotations
 
 import dataclasses
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -105,8 +106,6 @@ def evaluate(
     failing candidate (its failure is the outcome). ``on_phase`` hears when each phase starts, so a
     parent process can hold each to its own time limit. ``time_wrong=False`` leaves a wrong
     candidate untimed (a bench never shows the speed of a wrong implementation)."""
-    import time
-
     if on_phase is not None:
         on_phase("compile")
     start = time.perf_counter()
