@@ -176,5 +176,5 @@ def test_home_accepts_str_and_yields_path(tmp_path: Path, monkeypatch: pytest.Mo
 def test_device_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KERNELBENCH_DEVICE", "cpu")
     assert Settings().device == "cpu"
-    with settings.scope(device="cpu"):
-        assert settings.device == "cpu"
+    with settings.scope(device="auto"):
+        assert settings.device == "auto"
