@@ -75,6 +75,17 @@ def _call_key(args: tuple[Any, ...]) -> tuple[Hashable, ...]:
     return tuple(key)
 
 
+def _helion_guard_passes(helion_kernel: helion.Kernel, bound: Any, args: tuple[Any, ...]) -> bool:
+    """Helion's own fast-path guard (``_PreparedCall.matches``, Helion 1.5) says ``args`` still belong
+    to ``bound``: its specialization extras (pointer and storage checks) hold. ``False`` when Helion
+    armed it for other arguments, or when this Helion has no such guard (then every call resolves)."""
+    try:
+        prepared = helion_kernel._prepared_call
+        return prepared is not None and prepared.bound is bound and prepared.matches(helion_kernel, args)
+    except AttributeError:
+        return False
+
+
 def _executor(isolate: bool | None) -> Executor:
     """In worker processes on a GPU (a crash would poison the notebook's CUDA context), in this
     process in the interpreter (a worker costs seconds to start and there is no GPU state to
@@ -112,9 +123,10 @@ class Kernel:
         self.book = ConfigBook(self, [parse_config(c) for c in helion_kernel.configs])
         self._knobs: list[str] | None = None
         self._last_signature: Signature | None = None
-        # The call path: Helion's specialization key -> (compiled callable, book version, store
-        # generation, home) it was resolved under. Any of the three changing means resolve again.
-        self._calls: dict[Hashable, tuple[Callable[..., Any], int, int, Path]] = {}
+        # The call path: our key (see _call_key) -> (compiled callable, book version, store generation,
+        # home it was resolved under, and Helion's bound kernel when Helion's guard must also pass).
+        # Any of the three numbers changing means resolve again.
+        self._calls: dict[Hashable, tuple[Callable[..., Any], int, int, Path, Any]] = {}
 
     # ---------------------------------------------------------------------------------------------
     # Config state (kept in the book; these read it)
@@ -226,33 +238,33 @@ class Kernel:
         # Helion's compiled callable. Binding, the active config and the run store run once per key,
         # and again only after a pin, a finished sweep or a better config in a run store.
         try:
-            fn, version, gen, home = self._calls[self._key(args)]
+            fn, version, gen, home, bound = self._calls[_call_key(args)]
         except (KeyError, TypeError):  # a new key, or an argument that cannot be keyed
             return self._resolve_and_call(args)
         if version != self.book.version or gen != generation() or home is not settings.home:
             return self._resolve_and_call(args)
+        if bound is not None and not _helion_guard_passes(self.helion_kernel, bound, args):
+            return self._resolve_and_call(args)
         return fn(*args)
-
-    def _key(self, args: tuple[Any, ...]) -> Hashable:
-        """What the compiled callable for ``args`` is cached by. Our own key holds what Helion's does
-        (tensor shapes, strides, dtypes, devices, aliasing; other arguments' values) but not the
-        extras a compile can discover (on a GPU: pointer and storage checks); once a kernel has any,
-        Helion's own eager dispatch key is used, which holds them."""
-        hk = self.helion_kernel
-        if not hk._has_specialization_extras:
-            return _call_key(args)
-        key = hk._fast_dispatch_key(args)
-        if key is None:
-            raise TypeError("Helion has no eager key for these arguments")
-        return key
 
     def _resolve_and_call(self, args: tuple[Any, ...]) -> Any:
+        bound = self.bind(*args)
         fn = self.compiled(*args)
-        try:  # keyed after compiling: Helion's extras for these arguments are known by then
-            self._calls[self._key(args)] = (fn, self.book.version, generation(), settings.home)
-        except TypeError:
-            pass  # an argument that cannot be keyed: resolved on every call
-        return fn(*args)
+        hk = self.helion_kernel
+        try:
+            key = _call_key(args)
+            hash(key)
+        except TypeError:  # an argument that cannot be keyed: resolved on every call
+            return fn(*args)
+        if not hk._has_specialization_extras:
+            self._calls[key] = (fn, self.book.version, generation(), settings.home, None)
+            return fn(*args)
+        # On a GPU a compile can add guards beyond the metadata our key holds (pointer and storage
+        # checks). Helion checks them with the guard of its own fast path, which it arms for the last
+        # arguments it ran: give its bound kernel our config and let Helion run this call.
+        bound.set_config(self.active_config(*args)[0])  # compiled already: Helion's cache answers
+        self._calls[key] = (fn, self.book.version, generation(), settings.home, bound)
+        return hk(*args)
 
     # ---------------------------------------------------------------------------------------------
     # Reading the generated code, and taking the kernel away

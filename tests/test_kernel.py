@@ -74,3 +74,63 @@ def test_importing_triton_first_on_cpu_is_a_clear_error() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode != 0
     assert "import kernelbench (or %load_ext kernelbench) before anything that imports triton" in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# The call path: resolved once per argument key, again after a pin, a sweep or a better stored config
+
+
+def _runs(k: kernelbench.Kernel, *args: torch.Tensor) -> object:
+    """The compiled callable the next ``k(*args)`` runs without resolving anything."""
+    from kernelbench._kernel import _call_key
+
+    return k._calls[_call_key(args)][0]
+
+
+def test_a_call_uses_the_active_config_and_follows_pin_and_sweep() -> None:
+    from .kernels import tiles
+
+    x = torch.randn(32, 32, device=kernelbench.DEVICE)
+    k = kernelbench.Kernel(tiles.scale.helion_kernel)
+    torch.testing.assert_close(k(x), x * 3)
+    assert _runs(k, x) is k.compiled(x) and k.active_config(x)[1] == "default"
+    other = {**k.default_config(x).config, "block_sizes": [8, 8]}
+    k.pin(other)
+    torch.testing.assert_close(k(x), x * 3)
+    assert _runs(k, x) is k.compiled(x, config=other)
+    k.pin(None)
+    with kernelbench.settings.scope(cpu_reps=1):
+        result = k.tune(x, ref=lambda t: t * 3, budget=2, seed=0, live=False, store=False)
+    torch.testing.assert_close(k(x), x * 3)
+    assert _runs(k, x) is k.compiled(x, config=result.best_config)
+    y = torch.randn(16, 8, device=kernelbench.DEVICE)  # another signature: its own entry, its own config
+    torch.testing.assert_close(k(y), y * 3)
+    assert _runs(k, y) is k.compiled(y) and k.active_config(y)[1] == "default"
+
+
+def test_a_call_learns_a_better_stored_config_and_reads_no_sqlite_once_resolved() -> None:
+    from kernelbench.store.sqlite import default_store
+
+    from .kernels import tiles
+
+    x = torch.randn(32, 32, device=kernelbench.DEVICE)
+    user = kernelbench.Kernel(tiles.scale.helion_kernel)
+    user(x)
+    assert user.active_config(x)[1] == "default"
+    # Another kernel object of the same source (a re-run cell, another script) tunes into the store.
+    with kernelbench.settings.scope(cpu_reps=1):
+        result = kernelbench.Kernel(tiles.scale.helion_kernel).tune(x, ref=lambda t: t * 3, budget=2, seed=0,
+                                                                     live=False)
+    torch.testing.assert_close(user(x), x * 3)
+    assert user.active_config(x)[1] == "best known"
+    assert _runs(user, x) is user.compiled(x, config=result.best_config)
+    statements: list[str] = []
+    connection = default_store()._open(write=False)
+    assert connection is not None
+    connection.set_trace_callback(statements.append)
+    try:
+        for _ in range(20):
+            user(x)
+    finally:
+        connection.set_trace_callback(None)
+    assert statements == []  # resolved: the store is not asked again

@@ -26,7 +26,7 @@ from kernelbench._settings import settings
 from kernelbench.core.configs import Signature
 from kernelbench.core.device import device_name
 from kernelbench.core.target import KernelTarget
-from kernelbench.store.sqlite import RunStore, default_store
+from kernelbench.store.sqlite import RunStore, default_store, generation
 from kernelbench.tune.result import SweepResult
 
 __all__ = ["ConfigBook", "known_configs", "known_slow_compiles"]
@@ -82,7 +82,8 @@ class ConfigBook:
         #: Per signature: configs whose compile ran past the limit this session, with how long it ran.
         self.slow_compiles: dict[Signature, list[tuple[helion.Config, float]]] = {}
         self.version = 0
-        self._known: dict[Signature, tuple[RunStore, list[helion.Config]]] = {}
+        # Per signature: the store asked, its generation then, and what it answered.
+        self._known: dict[Signature, tuple[RunStore, int, list[helion.Config]]] = {}
         self._defaults: dict[Signature, helion.Config] = {}
 
     def _changed(self) -> None:
@@ -103,18 +104,19 @@ class ConfigBook:
         return found
 
     def known(self, signature: Signature) -> list[helion.Config]:
-        """The default run store's best configs for ``signature``, looked up once per store."""
+        """The default run store's best configs for ``signature``, looked up again only when the store
+        (or what this process has recorded into a store) changed."""
         store = default_store()
         cached = self._known.get(signature)
-        if cached is not None and cached[0] is store:
-            return cached[1]
+        if cached is not None and cached[0] is store and cached[1] == generation():
+            return cached[2]
         configs = known_configs(store, self.target, signature)
-        self._known[signature] = (store, configs)
+        self._known[signature] = (store, generation(), configs)
         return configs
 
     def forget_known(self, signature: Signature) -> None:
         """The store's best config does not compile here (another Helion?): stop using it."""
-        self._known[signature] = (default_store(), [])
+        self._known[signature] = (default_store(), generation(), [])
         self._changed()
 
     def active(self, signature: Signature, default: Callable[[], helion.Config]) -> tuple[helion.Config, str]:
