@@ -130,3 +130,24 @@ def test_export_refuses_globals_it_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(KernelbenchError, match=r"uses the global '_TABLE' \(Tensor\).*constant, a plain function, or an argument"):
         kernels.reads_a_tensor_global.export(tmp_path / "table.py", config={"block_sizes": [8, 8]})
     assert not (tmp_path / "table.py").exists()
+
+
+def test_exported_config_is_literals_and_a_forged_knob_is_refused(tmp_path: Path) -> None:
+    text = basic.pinned_add.export(tmp_path / "pinned.py").read_text()
+    calls = [n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Call) and ast.unparse(n.func) == "helion.Config"]
+    assert len(calls) == 1 and not calls[0].args
+    for keyword in calls[0].keywords:
+        ast.literal_eval(keyword.value)  # raises for anything that is not a plain literal
+    forged = helion.Config(**{"z=__import__('os').system('touch pwned') or 1, zz": 1})
+    with pytest.raises(ConfigError, match="not a knob name"):
+        basic.pinned_add.export(tmp_path / "forged.py", config=forged)
+    assert not (tmp_path / "forged.py").exists()
+    with pytest.raises(ConfigError, match="not a knob name"):
+        basic.pinned_add.decorator(config=forged)
+
+    class Sneaky(int):
+        def __repr__(self) -> str:
+            return "__import__('os').getcwd()"
+
+    with pytest.raises(ConfigError, match="knob values are numbers"):
+        basic.pinned_add.decorator(config=helion.Config(num_warps=Sneaky(4)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import keyword
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +13,7 @@ import torch
 
 from kernelbench._errors import ConfigError
 
-__all__ = ["ConfigLike", "Signature", "decorator_text", "parse_config", "signature_of"]
+__all__ = ["ConfigLike", "Signature", "config_source", "decorator_text", "parse_config", "signature_of"]
 
 ConfigLike = helion.Config | dict[str, Any] | str
 #: Shapes, dtypes and strides of tensor arguments; ``repr`` of the others.
@@ -49,4 +51,32 @@ def signature_of(args: Sequence[Any]) -> Signature:
 
 def decorator_text(config: helion.Config) -> str:
     """``@helion.kernel(config=helion.Config(...))`` to paste into a ``.py`` file."""
-    return f"@helion.kernel(config={config!r})"
+    return f"@helion.kernel(config={config_source(config)})"
+
+
+def config_source(config: helion.Config) -> str:
+    """``helion.Config(...)`` as Python source, written from the knobs as literals (never from the
+    config's own ``str``, which writes keys unquoted): a knob name must be an identifier and a value
+    a plain literal, so no config can carry code into a file that will be imported."""
+    parts = []
+    for key, value in sorted(config.config.items()):
+        if not (type(key) is str and key.isidentifier() and not keyword.iskeyword(key)):
+            raise ConfigError(f"config key {key!r} is not a knob name (knob names are Python identifiers, "
+                              "e.g. block_sizes); remove it from the config")
+        parts.append(f"{key}={_literal(key, value)}")
+    return f"helion.Config({', '.join(parts)})"
+
+
+def _literal(key: str, value: Any) -> str:
+    kind = type(value)  # exact types: a subclass could write anything from its __repr__
+    if value is None or kind in (bool, int, str):
+        return repr(value)
+    if kind is float and math.isfinite(value):
+        return repr(value)
+    if kind in (list, tuple):
+        items = [_literal(key, v) for v in value]
+        return f"[{', '.join(items)}]" if kind is list else f"({', '.join(items)}{',' if len(items) == 1 else ''})"
+    if kind is dict and all(type(k) is str for k in value):
+        return "{" + ", ".join(f"{k!r}: {_literal(key, v)}" for k, v in value.items()) + "}"
+    raise ConfigError(f"config knob {key} has the value {value!r} ({kind.__name__}); knob values are numbers, "
+                      "strings, booleans, None, or lists of them")
