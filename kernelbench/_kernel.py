@@ -25,7 +25,14 @@ from kernelbench._errors import CheckError, ConfigError, KernelbenchError
 from kernelbench._settings import settings
 from kernelbench.bench.bench import Bench, BenchReport
 from kernelbench.core.check import CheckReport, check_kernel
-from kernelbench.core.configs import ConfigLike, Signature, decorator_text, parse_config, signature_of
+from kernelbench.core.configs import (
+    ConfigLike,
+    Signature,
+    decorator_text,
+    parse_config,
+    signature_of,
+    validate_config,
+)
 from kernelbench.core.device import DEVICE, device_name, is_interpreter
 from kernelbench.core.source import helion_error_to_definition_error
 from kernelbench.store.book import ConfigBook
@@ -122,6 +129,7 @@ class Kernel:
         self.source_hash = hashlib.sha256(self.source.encode()).hexdigest()[:16]
         self.book = ConfigBook(self, [parse_config(c) for c in helion_kernel.configs])
         self._knobs: list[str] | None = None
+        self._spec: Any = None  # the config spec of the arguments last bound: what pin() checks against
         self._last_signature: Signature | None = None
         # The call path: our key (see _call_key) -> (compiled callable, book version, store generation,
         # home it was resolved under, and Helion's bound kernel when Helion's guard must also pass).
@@ -177,8 +185,17 @@ class Kernel:
             ) from None
         if self._knobs is None:
             self._knobs = sorted(bound.config_spec.default_config().config)
+        self._spec = bound.config_spec
         self._last_signature = signature_of(args)
         return bound
+
+    def _validated(self, config: helion.Config, spec: Any) -> helion.Config:
+        """``config`` if it fits ``spec`` (a bound kernel's config spec), else ``ConfigError`` naming the knob."""
+        return validate_config(config, spec, self.name)
+
+    def _spec_for(self, args: tuple[Any, ...]) -> Any:
+        """The config spec for ``args``; with none, that of the arguments last bound (``None`` if never)."""
+        return self.bind(*args).config_spec if args else self._spec
 
     def knobs(self, *args: Any) -> list[str]:
         """The names of the knobs Helion exposes for these arguments (last bound, if none given)."""
@@ -191,20 +208,32 @@ class Kernel:
         return self.book.default(signature_of(args), lambda: self.bind(*args).config_spec.default_config())
 
     def pin(self, config: ConfigLike | None) -> None:
-        """Make ``config`` the config every call uses (``None`` un-pins)."""
-        self.book.pin(None if config is None else parse_config(config))
+        """Make ``config`` the config every call uses (``None`` un-pins). It is checked against the
+        knobs of the arguments last bound, if any; else on first use (then a misfit raises there)."""
+        cfg = None if config is None else parse_config(config)
+        if cfg is not None and self._spec is not None:
+            self._validated(cfg, self._spec)
+        self.book.pin(cfg)
 
     def active_config(self, *args: Any) -> tuple[helion.Config, str]:
         """The config a call with these arguments uses, and why: pinned, tuned (this session), best
         known (the run store's fastest correct config for this source, signature and device), or
-        default (Helion's)."""
-        return self.book.active(signature_of(args), lambda: self.bind(*args).config_spec.default_config())
+        default (Helion's). A pinned or stored config is checked against these arguments' knobs: a
+        pinned one that does not fit raises ``ConfigError``, a stored one is skipped with a warning."""
+        cfg, why = self.book.active(signature_of(args), lambda: self.bind(*args).config_spec.default_config(),
+                                    validate=lambda c: self._validated(c, self.bind(*args).config_spec))
+        if why == "pinned" and args:
+            self._validated(cfg, self.bind(*args).config_spec)
+        return cfg, why
 
     def compiled(self, *args: Any, config: ConfigLike | None = None) -> Callable[..., Any]:
         """The compiled callable for ``config`` (default: the active config); Helion caches it.
         Calling it is Helion's own launch, with nothing of kernelbench in between."""
         bound = self.bind(*args)
-        cfg, why = (parse_config(config), "given") if config is not None else self.active_config(*args)
+        if config is not None:
+            cfg, why = self._validated(parse_config(config), bound.config_spec), "given"
+        else:
+            cfg, why = self.active_config(*args)
         try:
             with _quiet_helion():
                 return bound.compile_config(cfg, allow_print=False)
@@ -272,7 +301,10 @@ class Kernel:
     def code(self, *args: Any, config: ConfigLike | None = None) -> str:
         """The Triton source Helion generates for these arguments and ``config`` (default: active)."""
         bound = self.bind(*args)
-        cfg = parse_config(config) if config is not None else self.active_config(*args)[0]
+        if config is not None:
+            cfg = self._validated(parse_config(config), bound.config_spec)
+        else:
+            cfg = self.active_config(*args)[0]
         try:
             with _quiet_helion():
                 return bound.to_triton_code(cfg)
@@ -283,14 +315,18 @@ class Kernel:
                         config: ConfigLike | None) -> tuple[helion.Config, str, Signature | None]:
         """The config to export, why, and the signature it is for: the config given, else the active
         config for ``args``; with no arguments, the pinned config, else the best this session tuned
-        for the last arguments the kernel was bound to."""
+        for the last arguments the kernel was bound to. A given or pinned config is checked against the
+        knobs of ``args`` (with none, of the arguments last bound, if any)."""
         signature = signature_of(args) if args else self._last_signature
         if config is not None:
-            return parse_config(config), "given", signature
+            cfg = parse_config(config)
+            spec = self._spec_for(args)
+            return (self._validated(cfg, spec) if spec is not None else cfg), "given", signature
         if args:
             return (*self.active_config(*args), signature)
         if self.pinned is not None:
-            return self.pinned, "pinned", signature
+            spec = self._spec_for(args)
+            return (self._validated(self.pinned, spec) if spec is not None else self.pinned), "pinned", signature
         tuned = self.book.tuned_for(signature)
         if tuned is not None:
             return tuned, "tuned", signature
@@ -436,7 +472,8 @@ class Kernel:
         signature = signature_of(args)
         sweep = Sweep(
             self, args, fixed=fixed, signature=signature,
-            start=self.book.start_configs(run_store, signature, fixed),
+            start=self.book.start_configs(run_store, signature, fixed,
+                                          validate=lambda c: self._validated(c, self.bind(*args).config_spec)),
             avoid=self.book.avoid(run_store, signature),
             observers=[*([StoreObserver(run_store)] if run_store is not None else []), *observers],
             executor=_executor(isolate), **options,

@@ -96,7 +96,12 @@ class KernelMagics(Magics):
         helion_kernel, name = define(cell, shell.user_ns, filename=filename, first_line=2, cache=_noop_cache)
         kernel = Kernel(helion_kernel, name=name)
         if config is not None:
-            kernel.pin(config)
+            if args is not None:
+                kernel.bind(*args)  # pin() checks --config against these arguments' knobs
+            try:
+                kernel.pin(config)
+            except ConfigError as error:
+                raise UsageError(f"--config: {error}") from None
         shell.user_ns[name] = kernel
         if args is not None:
             kernel.bind(*args)

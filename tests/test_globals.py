@@ -56,14 +56,12 @@ def _worker_recipe(fn: types.FunctionType) -> Recipe:
 
 
 def _materialise(recipe: Recipe) -> Any:
-    """materialise as a worker runs it; it caches sources under the original file names, which would
-    hide the rest of this test module's functions from ``inspect`` here, so the cache is restored after."""
-    saved = dict(linecache.cache)
-    try:
-        return materialise(recipe)
-    finally:
-        linecache.cache.clear()
-        linecache.cache.update(saved)
+    """materialise as a worker runs it, checking it leaves the line cache of the real files alone."""
+    files = {recipe.filename, *(h[2] for h in recipe.helpers)}
+    before = {f: linecache.getlines(f) for f in files}
+    kernel = materialise(recipe)
+    assert {f: linecache.getlines(f) for f in files} == before
+    return kernel
 
 
 def _recipe_names(recipe: Recipe) -> set[str]:
@@ -182,3 +180,22 @@ def test_export_and_recipe_agree_on_the_names(fn: types.FunctionType) -> None:
     packages = {module.split(".")[0] for module, qualname in found.importable.values() if "." in qualname}
     assert set(_exported_namespace(fn)) - _HEADER - packages == expected
     assert _recipe_names(_worker_recipe(fn)) - _HEADER == expected
+
+
+def test_materialise_keeps_real_files_and_lays_cell_sources_over_each_other() -> None:
+    import inspect
+
+    # In this process: the test module's own file stays what inspect reads (other functions included).
+    _materialise(_worker_recipe(cases.uses_nested))
+    assert "def uses_lock" in inspect.getsource(cases.uses_lock)
+    # A cell (no file): the helper's and the kernel's lines both land under the cell's name.
+    cell = "<kernelbench-test-cell 1>"
+    helper = "def _twice(v):\n    return v * 2\n"
+    kernel = "\n\n\ndef cell_kernel(x: torch.Tensor) -> torch.Tensor:\n    out = torch.empty_like(x)\n" \
+             "    for tile in hl.tile(x.size()):\n        out[tile] = _twice(x[tile])\n    return out\n"
+    recipe = Recipe(name="shown name", source=kernel, filename=cell, imports={}, objects={}, values={}, dtypes={},
+                    helpers=[("_twice", helper, cell)], settings={}, function="cell_kernel")
+    made = materialise(recipe)
+    lines = linecache.getlines(cell)
+    assert lines[0] == "def _twice(v):\n" and lines[3].startswith("def cell_kernel")
+    assert made.fn.__name__ == "cell_kernel" and inspect.getsource(made.fn).startswith("def cell_kernel")

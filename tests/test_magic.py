@@ -237,3 +237,20 @@ def test_help_is_the_docstring(ip) -> None:
 
     doc = KernelMagics.kernel.__doc__
     assert "Usage" in doc and "--config" in doc and "Examples" in doc
+
+
+def test_a_cell_that_raises_after_the_def_defines_nothing_and_says_so_in_one_line(ip) -> None:
+    name = unique("calls_itself")
+    run(ip, f"{name} = 'what it was before'")
+    with pytest.raises(KernelDefinitionError) as info:
+        run(ip, f"""%%kernel -q
+def {name}(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(out.size()):
+        out[tile] = x[tile] * 2
+    return out
+{name}(torch.randn(8, 8, device=kernelbench.DEVICE))
+""")
+    message = str(info.value)
+    assert len(message.splitlines()) == 1 and "cell line 7" in message and f"{name} was not (re)defined" in message
+    assert ip.user_ns[name] == "what it was before"  # never the raw function

@@ -22,7 +22,7 @@ import kernelbench
 from kernelbench import KernelbenchError, SQLiteStore
 from kernelbench._kernel import parse_config
 from kernelbench.store.sqlite import default_store
-from kernelbench.tune.events import CandidateFinished
+from kernelbench.tune.events import CandidateFinished, SweepFinished
 from kernelbench.tune.records import STATUSES, Candidate
 
 from .kernels import tiles
@@ -176,8 +176,17 @@ rendezvous, seed = Path(sys.argv[1]), int(sys.argv[2])
 
 def meet(name):
     (rendezvous / f"{name}_{seed}").touch()
+    deadline = time.monotonic() + 120
     while len(list(rendezvous.glob(f"{name}_*"))) < 2:
+        if (rendezvous / "failed").exists() or time.monotonic() > deadline:
+            sys.exit(f"writer {seed}: the other writer never reached {name!r}")
         time.sleep(0.005)
+
+def failed(kind, value, tb):  # tell the other writer at once, then fail as usual
+    (rendezvous / "failed").touch()
+    sys.__excepthook__(kind, value, tb)
+
+sys.excepthook = failed
 
 meet("imported")  # both sweeps run at the same time
 result = tiles.scale.tune(torch.randn(32, 32, device=kernelbench.DEVICE), budget=3, seed=seed,
@@ -307,7 +316,7 @@ def test_a_stored_config_that_no_longer_compiles_falls_back_to_default() -> None
     result = tiles.scale.tune(x, budget=1, live=False, store=False)
     store = default_store()
     run_id = store.start_run(result.info)
-    stale = parse_config({**tiles.scale.default_config(x).config, "block_sizes": [8, 8, 8]})
+    stale = parse_config({**tiles.scale.default_config(x).config, "num_sm_multiplier": 128})  # each knob fits; Helion refuses the pair
     store.record_candidate(run_id, Candidate(0, stale, "ok", ms=0.001))
     k = kernelbench.Kernel(tiles.scale.helion_kernel)
     assert k.active_config(x) == (stale, "best known")
@@ -326,3 +335,198 @@ def test_the_store_follows_kernelbench_home(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "a" / "runs.sqlite")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Every run row ends
+
+
+def _raw_runs(path: Path) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM runs ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def test_a_reference_of_the_wrong_shape_ends_its_run_with_the_error(kernelbench_home: Path) -> None:
+    finished: list[Any] = []
+    with pytest.raises(kernelbench.SweepError, match="shape") as error:
+        tiles.scale.tune(x32(), ref=lambda t: t[:16] * 3, budget=1, live=False,
+                         observers=[lambda e: finished.append(e) if isinstance(e, SweepFinished) else None])
+    assert [e.result.stopped for e in finished] == ["error"] and finished[0].result.error == str(error.value)
+    runs = kernelbench.history()
+    assert not runs.empty and runs["finished"].notna().all()  # no row that looks like a crash
+    assert list(runs["stopped"]) == ["error"]
+    (row,) = _raw_runs(db(kernelbench_home))
+    assert row["error"] == str(error.value) and row["wall_s"] is not None
+
+
+def test_a_reference_that_raises_writes_no_run_at_all() -> None:
+    def broken(t: torch.Tensor) -> torch.Tensor:
+        raise ValueError("bad reference")
+
+    with pytest.raises(kernelbench.CheckError, match="bad reference"):
+        tiles.scale.tune(x32(), ref=broken, budget=2, live=False)
+    assert kernelbench.history().empty  # refused before the sweep started: no half row
+
+
+# --------------------------------------------------------------------------------------------------
+# Only our own files
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize(("journal", "app_id", "user_version"), [("delete", 0, 0), ("wal", 0, 0), ("wal", 7, 0),
+                                                                  ("delete", 0, 2)])
+def test_another_programs_sqlite_file_is_refused_and_left_untouched(tmp_path: Path, journal: str, app_id: int,
+                                                                    user_version: int) -> None:
+    path = tmp_path / "notes.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA journal_mode = {journal}")
+    with conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('mine')")
+        conn.execute(f"PRAGMA application_id = {app_id}")
+        conn.execute(f"PRAGMA user_version = {user_version}")
+    conn.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.sqlite"]  # a WAL file closed: no -wal, -shm
+    before = _snapshot(tmp_path)
+    store = SQLiteStore(path)
+    result = tiles.scale.tune(x32(), budget=1, live=False, store=False)
+    with pytest.raises(kernelbench.StoreError, match="not a kernelbench run store.*untouched") as error:
+        store.start_run(result.info)
+    assert "\n" not in str(error.value)
+    with pytest.raises(kernelbench.StoreError, match="not a kernelbench run store"):
+        store.runs()
+    with pytest.raises(kernelbench.StoreError, match="not a kernelbench run store"):
+        kernelbench.history(store=store)
+    with pytest.warns(RuntimeWarning, match="not a kernelbench run store"):
+        tiles.scale.tune(x32(), budget=1, live=False, store=store)
+    store.close()
+    assert _snapshot(tmp_path) == before  # same bytes, no -wal or -shm beside it
+
+
+def test_a_new_store_is_marked_as_ours(kernelbench_home: Path) -> None:
+    from kernelbench.store.sqlite import APPLICATION_ID, SCHEMA_VERSION
+
+    tiles.scale.tune(x32(), budget=1, live=False)
+    conn = sqlite3.connect(db(kernelbench_home))
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    conn.close()
+
+
+def _old_store(path: Path, version: int) -> None:
+    """A store as kernelbench wrote it at schema ``version`` (no application_id), with one run."""
+    from kernelbench.store.sqlite import _SCHEMA
+
+    script = _SCHEMA.replace(",\n    error TEXT\n);", "\n);")
+    if version == 1:
+        script = script.replace(",\n    timed_out TEXT,", ",")
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executescript(script)
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("INSERT INTO runs (kernel, source_hash, signature, device, torch_version, triton_version, "
+                     "helion_version, strategy, knobs, timer, started, finished, stopped) VALUES ('old', 'h', '[]', "
+                     "'d', 't', 't', 'h', 's', '[]', 't', '2024-01-01T00:00:00+00:00', "
+                     "'2024-01-01T00:00:01+00:00', 'budget')")
+        conn.execute("INSERT INTO candidates (run_id, idx, config, status, compile_s, error, finished_s, recorded) "
+                     "VALUES (1, 0, '{}', 'timeout', 1.0, 'compiling took longer than 5 s', 1.0, 'now')")
+    conn.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_old_stores_are_recognised_and_migrated(tmp_path: Path, version: int) -> None:
+    from kernelbench.store.sqlite import APPLICATION_ID
+
+    path = tmp_path / "runs.sqlite"
+    _old_store(path, version)
+    store = SQLiteStore(path)
+    (old,) = store.runs()
+    assert old["kernel"] == "old" and old["stopped"] == "budget" and old["error"] is None
+    assert store.candidates(1)[0]["timed_out"] == ("compile" if version == 1 else None)
+    result = tiles.scale.tune(x32(), budget=1, live=False, store=store)
+    assert [r["kernel"] for r in store.runs()] == ["old", "scale"] and len(result.candidates) == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    conn.close()
+
+
+def test_a_store_of_a_newer_kernelbench_is_refused(tmp_path: Path) -> None:
+    from kernelbench.store.sqlite import APPLICATION_ID
+
+    path = tmp_path / "runs.sqlite"
+    tiles.scale.tune(x32(), budget=1, live=False, store=SQLiteStore(path))
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("PRAGMA user_version = 9")
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    conn.close()
+    with pytest.raises(kernelbench.StoreError, match="newer kernelbench"):
+        SQLiteStore(path).runs()
+
+
+# --------------------------------------------------------------------------------------------------
+# Read-only stores
+
+
+def _read_only_checks(path: Path, store: SQLiteStore) -> None:
+    before = path.read_bytes()
+    assert [r["kernel"] for r in kernelbench.history(store=store).to_dict("records")] == ["scale"]
+    assert len(kernelbench.history(1, store=store)) == 1
+    with pytest.warns(RuntimeWarning, match="is read-only.*not recorded") as warned:
+        result = tiles.scale.tune(x32(), budget=1, live=False, store=store)
+    assert len(result.candidates) == 1 and len(warned) == 1  # one warning for its three writes
+    assert len(store.runs()) == 1
+    store.close()
+    assert path.read_bytes() == before  # (reading a WAL file leaves its -shm, as any SQLite reader does)
+
+
+def test_read_only_flag_reads_history_and_skips_writes(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    writer = SQLiteStore(path)
+    tiles.scale.tune(x32(), budget=1, live=False, store=writer)
+    writer.close()
+    _read_only_checks(path, SQLiteStore(path, read_only=True))
+    assert SQLiteStore(tmp_path / "none.sqlite", read_only=True).runs() == []
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_a_file_that_is_not_writable_is_read_and_its_writes_skipped(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "runs.sqlite"
+    writer = SQLiteStore(path)
+    tiles.scale.tune(x32(), budget=1, live=False, store=writer)
+    writer.close()
+    path.chmod(0o444)
+    if os.access(path, os.W_OK):  # root writes anything: the permission check is what is tested then
+        monkeypatch.setattr("kernelbench.store.sqlite._writable", lambda p: False)
+    store = SQLiteStore(path)
+    try:
+        _read_only_checks(path, store)
+        assert store.read_only
+    finally:
+        path.chmod(0o644)
+
+
+def test_a_write_refused_by_sqlite_switches_to_read_only(tmp_path: Path) -> None:
+    """SQLite's own "attempt to write a readonly database" (a read-only mount, even for root)."""
+    path = tmp_path / "runs.sqlite"
+    writer = SQLiteStore(path)
+    tiles.scale.tune(x32(), budget=1, live=False, store=writer)
+    writer.close()
+    store = SQLiteStore(path)
+    store.runs()
+    key = next(iter(store._connections))
+    conn, identity = store._connections[key]
+    store._connections[key] = (store._connect(read_only=True), identity)  # as a read-only mount opens it
+    assert conn is not None
+    conn.close()
+    _read_only_checks(path, store)
+    assert store.read_only

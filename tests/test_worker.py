@@ -262,3 +262,135 @@ def test_start_workers_ahead_of_the_first_sweep() -> None:
     kernelbench.release_workers()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def _worker_pids() -> list[int]:
+    from kernelbench.tune.worker.pool import _PARKED
+
+    return [p.proc.pid for _, procs in _PARKED.values() for p in procs]
+
+
+@pytest.mark.skipif(not kernelbench.is_interpreter(), reason="uses the interpreter's slowness as the slow kernel")
+def test_ctrl_c_during_a_candidate_kills_the_busy_worker_instead_of_parking_it() -> None:
+    from kernelbench.tune.worker.pool import _PARKED
+
+    kernelbench.release_workers()
+    busy: list[int] = []
+
+    def interrupt_during_slow(event: Any) -> None:
+        if isinstance(event, CandidateStarted) and event.config.config["block_sizes"] == [1, 1]:
+            busy.append(executor.made.eval_worker._ensure().proc.pid)
+            main = threading.main_thread().ident
+            assert main is not None
+            # Ctrl-C as the notebook gets it: SIGINT to the main thread, blocked waiting for the worker.
+            threading.Timer(1.0, signal.pthread_kill, (main, signal.SIGINT)).start()
+
+    executor = _Watched()
+    with kernelbench.settings.scope(run_timeout_s=60.0):
+        result = Sweep(faults.slow_scale, (x64(),), ref=lambda t: t * 2, fixed=SLOW_AND_FAST, executor=executor,
+                       observers=[interrupt_during_slow]).run()
+    assert result.stopped == "interrupt" and busy
+    assert busy[0] not in _worker_pids()  # killed, not parked
+    assert not any(p.busy for _, procs in _PARKED.values() for p in procs)
+    with pytest.raises(ProcessLookupError):
+        os.kill(busy[0], 0)
+    # The next isolated sweep starts a fresh worker and runs fine.
+    after = Sweep(tiles.scale, (x64(),), ref=lambda t: t * 3, budget=1, executor=Isolated()).run()
+    assert [c.status for c in after.candidates] == ["ok"]
+    kernelbench.release_workers()
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (a zombie not yet reaped by whoever adopted it counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+import torch
+import kernelbench
+from kernelbench.tune.sweep import Sweep
+from kernelbench.tune.worker.pool import _PARKED, EvalWorker, _Pool, recipe_for
+from tests.kernels import faults
+
+x = torch.randn(64, 64, device=kernelbench.DEVICE)
+pool = _Pool(recipe_for(faults.slow_scale), Sweep(faults.slow_scale, (x,), ref=lambda t: t * 2, budget=1).problem)
+worker = EvalWorker(pool)
+proc = worker._ensure()  # a busy one: running a slow candidate when its parent is killed
+proc.send({"command": "eval", "index": 0, "config": {"block_sizes": [1, 1]}})
+while proc.receive(60)[0].get("phase") != "run":
+    pass
+kernelbench.start_workers()  # and an idle one, parked
+print(" ".join(str(p.proc.pid) for p in [*_PARKED["eval"][1], proc]), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not kernelbench.is_interpreter(), reason="uses the interpreter's slowness as the slow kernel")
+def test_workers_end_when_the_notebook_process_is_killed() -> None:
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).parent.parent)
+    try:
+        assert script.stdout is not None
+        pids = [int(p) for p in script.stdout.readline().split()]
+        assert len(pids) == 2 and not any(_gone(p) for p in pids)
+    finally:
+        script.kill()
+        script.wait()
+    deadline = time.monotonic() + 10
+    while not all(_gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [p for p in pids if not _gone(p)]
+    for pid in alive:  # do not leave them behind if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive
+
+
+def test_kernels_with_a_display_name_and_module_helpers_run_isolated() -> None:
+    from .kernels import module_helpers
+
+    x = torch.randn(16, 16, device=DEV)
+    # The display name is not the function's name: the worker finds the function by its own name.
+    named = kernelbench.Kernel(tiles.scale.helion_kernel, name="my_plus1")
+    assert recipe_for(named).name == "my_plus1"
+    result = named.tune(x, ref=lambda t: t * 3, budget=1, isolate=True, live=False, store=False)
+    assert [c.status for c in result.candidates] == ["ok"]
+    # A helper reading its module's `math`: the module travels with the helper.
+    k = kernelbench.Kernel(module_helpers.times_sqrt16)
+    assert recipe_for(k).imports.get("math") == "math"
+    result = k.tune(x, ref=lambda t: t * 4, budget=1, isolate=True, live=False, store=False)
+    assert [c.status for c in result.candidates] == ["ok"], result.candidates[0].error
+
+
+def test_notebook_helpers_reading_notebook_modules_run_isolated(ip: Any) -> None:
+    from .conftest import run, unique
+
+    name, helper = unique("nbmath"), unique("factor")
+    run(ip, "import math")
+    run(ip, f"def {helper}():\n    return math.sqrt(16.0)")
+    run(ip, f"""%%kernel -q
+def {name}(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size()):
+        out[tile] = x[tile] * {helper}()
+    return out
+""")
+    k = ip.user_ns[name]
+    recipe = recipe_for(k)
+    assert recipe.imports.get("math") == "math" and [h[0] for h in recipe.helpers] == [helper]
+    result = k.tune(torch.randn(16, 16, device=DEV), ref=lambda t: t * 4, budget=1, isolate=True,
+                    live=False, store=False)
+    assert [c.status for c in result.candidates] == ["ok"], result.candidates[0].error

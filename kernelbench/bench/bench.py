@@ -23,6 +23,7 @@ import datetime
 import html
 import json
 import math
+import numbers
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -498,8 +499,10 @@ class Bench:
                              "e.g. make_args=lambda n: (torch.randn(4096, n, device=kernelbench.DEVICE),)")
         if tune is True or (tune is not False and tune not in TUNE_CHOICES):
             raise BenchError(f"tune must be False, 'per-size' or 'once'; got {tune!r}")
-        if budget is not None and budget < 1:
-            raise BenchError(f"budget must be at least 1 candidate, got {budget}")
+        if budget is not None and (not isinstance(budget, numbers.Integral) or isinstance(budget, bool)
+                                   or budget < 1):
+            raise BenchError(f"budget must be at least 1 candidate, as a whole number (e.g. budget=8); got "
+                             f"{budget!r}")
         if tune and tuner is None:
             raise BenchError(f"tune={tune!r} needs a tuner: Bench(..., tuner=fn(args, observers) -> SweepResult)")
         self.make_args = make_args
@@ -584,9 +587,14 @@ class Bench:
                 index = max(range(total), key=lambda i: (_magnitude(self.sizes[i], i), i))
                 size = self.sizes[index]
                 self._emit(SizeStarted(index, size, total, "tuning once"))
-                result = self._tune(index, size, self._args(size))
-                if result.best_config is not None:
-                    self._once = (result.best_config, size)
+                try:
+                    args = self._args(size)
+                except Exception:  # noqa: BLE001 - the size's own row says so; the others need no tuning
+                    args = None
+                if args is not None:
+                    result = self._tune(index, size, args)
+                    if result.best_config is not None:
+                        self._once = (result.best_config, size)
             for index, size in enumerate(self.sizes):
                 if self._stop_requested:
                     stopped = "stop"
@@ -636,6 +644,10 @@ class Bench:
             args = self._args(size)
         except torch.OutOfMemoryError as error:
             why = f"out of memory making the inputs at this size ({short_error(error)}); leave this size out"
+            return [BenchRow(index, size, impl, "error", error=why) for impl in self.info.impls]
+        except Exception as error:  # noqa: BLE001 - a size whose inputs cannot be made is a result
+            why = (f"make_args({size!r}) raised {short_error(error)}; fix make_args for this size or leave "
+                   "the size out")
             return [BenchRow(index, size, impl, "error", error=why) for impl in self.info.impls]
         try:
             natives = native_reference(self.ref, args)

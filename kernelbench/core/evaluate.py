@@ -7,6 +7,8 @@ process, a worker process, a Ray actor) is an evaluator's business (``kernelbenc
   kernel never writes fails the check instead of passing on stale memory.
 * Each input set is checked against its reference; outputs whose count, shape or dtype differ from
   the reference's make a ``wrong`` outcome with ``structural=True``: no config can fix that.
+* Candidates run (and are timed) on copies of the inputs, never the caller's tensors; one that
+  modifies an input the reference leaves alone (:attr:`Problem.mutates`) is ``wrong``.
 * Only a correct candidate is timed (a wrong one still is, so its speed can be shown, but it is
   never the best). Timing uses the one timer of :mod:`kernelbench.core.timing`.
 """
@@ -23,7 +25,15 @@ from typing import Any, Literal, get_args
 import torch
 
 from kernelbench._errors import CheckError
-from kernelbench.core.check import check_outputs, check_structure, flatten_outputs, poisoned
+from kernelbench.core.check import (
+    check_outputs,
+    check_structure,
+    copy_args,
+    flatten_outputs,
+    poisoned,
+    validate_tolerances,
+    written_inputs,
+)
 from kernelbench.core.device import synchronize
 from kernelbench.core.timing import time_ms
 
@@ -92,6 +102,11 @@ class Problem:
     expected: list[torch.Tensor]
     rtol: float | None = None
     atol: float | None = None
+    #: Indices of the input arguments the reference itself modifies: a candidate may write those.
+    mutates: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        validate_tolerances(self.rtol, self.atol)
 
 
 def evaluate(
@@ -119,9 +134,10 @@ def evaluate(
     worst = {"max_abs_err": 0.0, "max_rel_err": 0.0, "rel_l2": 0.0}
     wrong: str | None = None
     for inputs, refs in problem.checks:
+        run_inputs = copy_args(inputs)
         try:
             with torch.no_grad(), poisoned() if poison else nullcontext():
-                outs = flatten_outputs(fn(*inputs), problem.name)
+                outs = flatten_outputs(fn(*run_inputs), problem.name)
             synchronize()
         except Exception as error:  # noqa: BLE001 - a candidate that fails to run is a result
             return Outcome("runtime_error", compile_s=compile_s, error=_with_trace(error))
@@ -130,12 +146,16 @@ def evaluate(
         except CheckError as error:
             return Outcome("wrong", compile_s=compile_s, error=str(error), structural=True)
         wrong = wrong or check_outputs(outs, refs, rtol=problem.rtol, atol=problem.atol, worst=worst)
-        del outs
+        written = [i for i in written_inputs(inputs, run_inputs) if i not in problem.mutates]
+        if written and not wrong:
+            wrong = (f"{problem.name} wrote its input argument {written[0]}; the reference does not (kernels "
+                     "run on copies, so the caller's tensors are safe)")
+        del outs, run_inputs
     if wrong and not time_wrong:
         return Outcome("wrong", compile_s=compile_s, error=wrong, **worst)
     try:
         with torch.no_grad():
-            ms = time_ms(fn, problem.args)
+            ms = time_ms(fn, copy_args(problem.args))
     except Exception as error:  # noqa: BLE001
         return Outcome("runtime_error", compile_s=compile_s, error=_with_trace(error), **worst)
     return Outcome("wrong" if wrong else "ok", ms=ms, compile_s=compile_s, error=wrong, **worst)

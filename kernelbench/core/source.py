@@ -13,6 +13,7 @@ import hashlib
 import linecache
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -126,14 +127,52 @@ def define(
             end_col=(error.end_offset - 1) if error.end_offset and error.end_lineno == error.lineno else None,
         )
         raise KernelDefinitionError(message, cell_line=error.lineno, source_line=text) from None
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes; nesting too deep for Python
+        if isinstance(error, ValueError):
+            why = f"{error}; remove the NUL characters (e.g. from a paste)"
+        else:
+            why = "it is nested too deeply for Python to parse; split the deepest expression into several lines"
+        raise KernelDefinitionError(f"this kernel's source cannot be parsed: {why}") from None
     name = _kernel_functions(tree, filename)
-    exec(code, namespace)  # noqa: S102 - running the user's own cell is the point
+    missing = object()
+    before = namespace.get(name, missing)
+    try:
+        exec(code, namespace)  # noqa: S102 - running the user's own cell is the point
+    except Exception as error:
+        # The kernel's name keeps what it had before the cell: never a half-defined raw function.
+        if before is missing:
+            namespace.pop(name, None)
+        else:
+            namespace[name] = before
+        raise _cell_error(error, name, filename) from None
     obj = namespace[name]
     fn = obj.fn if isinstance(obj, helion.Kernel) else obj
     if not callable(fn):
         raise KernelDefinitionError(f"{name} is not a function after the cell ran; got {type(obj).__name__}")
     fn.__module__ = register_namespace(namespace)
     return (obj if isinstance(obj, helion.Kernel) else helion.kernel(fn)), name
+
+
+def _cell_error(error: Exception, name: str, filename: str) -> KernelDefinitionError:
+    """The error a cell raised while it ran (not while Helion compiled), in one line with its cell line."""
+    if isinstance(error, helion.exc.Base):
+        found = helion_error_to_definition_error(error, name)
+        if found.cell_line is not None:
+            return found
+    in_cell = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
+    line = in_cell[0] if in_cell else None  # the cell's own statement that raised
+    lines = str(error).strip().splitlines()
+    where = f" at cell line {line}" if line else ""
+    if len(in_cell) > 1 and in_cell[-1] != line:
+        where += f" (from cell line {in_cell[-1]})"
+    hint = ("Helion's language runs only inside a kernel: call the kernel in another cell"
+            if isinstance(error, helion.exc.Base) else "fix it and run the cell again")
+    return KernelDefinitionError(
+        f"the cell raised {type(error).__name__}{where} after defining {name}: {lines[0] if lines else ''}; "
+        f"{hint} ({name} was not (re)defined)",
+        cell_line=line,
+        helion_error=error if isinstance(error, helion.exc.Base) else None,
+    )
 
 
 def helion_error_to_definition_error(error: helion.exc.Base, kernel_name: str) -> KernelDefinitionError:

@@ -17,6 +17,7 @@ import datetime
 import inspect
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,9 +34,12 @@ from kernelbench.core.check import (
     native_reference,
     poisoned,
     reference,
+    validate_tolerances,
+    warn_loose_tolerances,
 )
 from kernelbench.core.configs import signature_of
 from kernelbench.core.device import DEVICE, device_name
+from kernelbench.io.files import NotRegularFile, open_regular
 
 if TYPE_CHECKING:
     import helion
@@ -186,11 +190,21 @@ def _refuse(path: Path, why: str) -> CaseError:
     return CaseError(f"{path} is not a case kernelbench will open: {why}. Write cases with Kernel.save_case")
 
 
+def _json(path: Path, text: str, what: str) -> Any:
+    """``json.loads`` whose every failure (bad syntax, nesting too deep for Python) is one CaseError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _refuse(path, f"its {what} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise _refuse(path, f"its {what} is JSON nested too deeply to read (a forged file)") from None
+
+
 def _read_header(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str], int]:
     """The tensor table and ``__metadata__`` of a safetensors file, checked against the file's size."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
             head = f.read(8)
             if len(head) < 8:
                 raise _refuse(path, f"it is {size} bytes long, too short for a safetensors header")
@@ -210,10 +224,17 @@ def _read_header(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str],
         raise CaseError(f"no case file at {path}; write one with Kernel.save_case(path, *args, ref=fn)") from None
     except IsADirectoryError:
         raise CaseError(f"{path} is a folder; give the path of a .safetensors case") from None
+    except NotRegularFile as error:
+        raise _refuse(path, str(error)) from None
+    except OSError as error:
+        raise CaseError(f"the case {path} cannot be read ({type(error).__name__}: {error.strerror or error}); "
+                        "check the path and its permissions") from None
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _refuse(path, f"its header is not valid JSON ({error})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _refuse(path, f"its header is not UTF-8 text (byte {error.start} is {raw[error.start]:#04x}; "
+                            "pickle or other binary data where the JSON header should be)") from None
+    header = _json(path, text, "header")
     if not isinstance(header, dict):
         raise _refuse(path, "its header is not a JSON object")
     metadata = header.pop("__metadata__", None)
@@ -259,10 +280,7 @@ def _case_meta(path: Path, header: dict[str, dict[str, Any]], metadata: dict[str
     if int(version) > CASE_FORMAT_VERSION:
         raise CaseError(f"{path} is a case of format {version}; this kernelbench reads up to "
                         f"{CASE_FORMAT_VERSION}: upgrade kernelbench")
-    try:
-        case = json.loads(metadata.get("case", ""))
-    except json.JSONDecodeError as error:
-        raise _refuse(path, f"its case metadata is not valid JSON ({error})") from None
+    case = _json(path, metadata.get("case", ""), "case metadata")
     needed = {"kernel": str, "source_hash": str, "seed": int, "params": list, "args": list, "outputs": list,
               "reference_precision": str}
     if not isinstance(case, dict) or any(not isinstance(case.get(k), t) for k, t in needed.items()):
@@ -416,6 +434,9 @@ def replay(
 ) -> CheckReport:
     """Run ``kernel`` on a case's inputs and compare with its stored reference outputs."""
     case = load_case(path)
+    rtol = case.rtol if rtol is None else rtol
+    atol = case.atol if atol is None else atol
+    validate_tolerances(rtol, atol)  # before anything runs
     _fits(kernel, case)
     last = kernel.last_signature
     saved_for = f"saved for {case.kernel}" + ("" if case.kernel == kernel.name else f", not {kernel.name}")
@@ -435,8 +456,7 @@ def replay(
         check_structure(outs, expected, kernel.name)
     except CheckError as error:
         raise CaseError(f"{error} (the reference is the one stored in {case.path.name}, {saved_for})") from None
-    rtol = case.rtol if rtol is None else rtol
-    atol = case.atol if atol is None else atol
+    warn_loose_tolerances(rtol, atol, [o.dtype for o in outs], f"case {case.path.name}")
     outputs = [compare(o, r, index=i, rtol=rtol, atol=atol) for i, (o, r) in enumerate(zip(outs, case.refs))]
     trial = TrialCheck(trial=1, inputs=f"case {case.path.name}", reference_precision=case.reference_precision,
                        outputs=outputs)

@@ -20,6 +20,7 @@ import helion
 from kernelbench._errors import ConfigError, KernelbenchError
 from kernelbench.core.configs import ConfigLike, decorator_text, parse_config
 from kernelbench.core.device import device_name
+from kernelbench.io.files import NotRegularFile, open_regular
 
 if TYPE_CHECKING:
     from kernelbench.core.target import KernelTarget
@@ -38,13 +39,24 @@ def save_config(config: ConfigLike, path: str | Path) -> Path:
 
 
 def load_config(path: str | Path) -> helion.Config:
-    """Read a config saved by :func:`save_config` or ``helion.Config.save``."""
+    """Read a config saved by :func:`save_config` or ``helion.Config.save``.
+
+    The file must be UTF-8 JSON: an object whose keys are knob names (identifiers), nested no deeper
+    than a config nests. Whether its knobs fit a kernel is checked when a kernel uses it (``pin``,
+    ``compiled(config=...)``...), against that kernel's config spec."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with open_regular(path) as f:
+            text = f.read().decode("utf-8")
+    except NotRegularFile as error:
+        raise ConfigError(f"{path} is not a config file: {error}; give the path of a .json file written by "
+                          "kernelbench.save_config or helion.Config.save") from None
     except OSError as error:
         raise ConfigError(f"cannot read a config from {path} ({error.strerror}); give the path of a .json "
                           "file written by kernelbench.save_config or helion.Config.save") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {error.start}); a config file is Helion's JSON, "
+                          "as kernelbench.save_config or helion.Config.save write it") from None
     try:
         return parse_config(text)
     except ConfigError as error:

@@ -21,7 +21,7 @@ from typing import Any
 
 import helion
 
-from kernelbench._errors import StoreError
+from kernelbench._errors import ConfigError, StoreError
 from kernelbench._settings import settings
 from kernelbench.core.configs import Signature
 from kernelbench.core.device import device_name
@@ -33,22 +33,38 @@ __all__ = ["ConfigBook", "known_configs", "known_slow_compiles"]
 
 _WARNED: set[str] = set()
 
+#: Checks a config against the kernel's config spec: returns it, or raises ``ConfigError``.
+Validator = Callable[[helion.Config], helion.Config]
 
-def known_configs(store: RunStore, target: KernelTarget, signature: Sequence[Any], limit: int = 3) -> list[helion.Config]:
+
+def known_configs(store: RunStore, target: KernelTarget, signature: Sequence[Any], limit: int = 3,
+                  validate: Validator | None = None) -> list[helion.Config]:
     """The store's best configs for ``target`` on this signature and device; ``[]`` if it cannot say.
 
     A missing store is simply empty, and a broken one is skipped with one warning, never an error:
-    this runs on the first call of a kernel for each signature.
+    this runs on the first call of a kernel for each signature. ``validate`` checks each stored config
+    against the kernel's config spec; a row that fails (forged, or from another Helion) is skipped with
+    a warning naming the store and the knob.
     """
     if not target.source:
         return []  # no source, no source hash worth keying by
     try:
-        return store.best_configs(target.name, target.source_hash, signature, device_name(), limit=limit)
+        configs = store.best_configs(target.name, target.source_hash, signature, device_name(), limit=limit)
     except StoreError as error:
         if repr(store) not in _WARNED:
             _WARNED.add(repr(store))
             warnings.warn(f"{error}. Best known configs are skipped.", RuntimeWarning, stacklevel=3)
         return []
+    if validate is None:
+        return configs
+    valid = []
+    for config in configs:
+        try:
+            valid.append(validate(config))
+        except ConfigError as error:
+            warnings.warn(f"{store!r}: a stored config of {target.name} is skipped: {error}", RuntimeWarning,
+                          stacklevel=3)
+    return valid
 
 
 def known_slow_compiles(store: RunStore, target: KernelTarget, signature: Sequence[Any]) -> list[helion.Config]:
@@ -103,14 +119,14 @@ class ConfigBook:
             found = self._defaults[signature] = compute()
         return found
 
-    def known(self, signature: Signature) -> list[helion.Config]:
-        """The default run store's best configs for ``signature``, looked up again only when the store
-        (or what this process has recorded into a store) changed."""
+    def known(self, signature: Signature, validate: Validator | None = None) -> list[helion.Config]:
+        """The default run store's best configs for ``signature`` (those ``validate`` lets through),
+        looked up again only when the store (or what this process has recorded into a store) changed."""
         store = default_store()
         cached = self._known.get(signature)
         if cached is not None and cached[0] is store and cached[1] == generation():
             return cached[2]
-        configs = known_configs(store, self.target, signature)
+        configs = known_configs(store, self.target, signature, validate=validate)
         self._known[signature] = (store, generation(), configs)
         return configs
 
@@ -119,29 +135,33 @@ class ConfigBook:
         self._known[signature] = (default_store(), generation(), [])
         self._changed()
 
-    def active(self, signature: Signature, default: Callable[[], helion.Config]) -> tuple[helion.Config, str]:
+    def active(self, signature: Signature, default: Callable[[], helion.Config],
+               validate: Validator | None = None) -> tuple[helion.Config, str]:
         """The config a call with ``signature`` uses, and why: ``pinned``, ``tuned`` (this session),
-        ``best known`` (the run store's fastest correct config for this source, signature and device)
-        or ``default`` (Helion's; ``default()`` computes it the first time)."""
+        ``best known`` (the run store's fastest correct config for this source, signature and device,
+        among those ``validate`` lets through) or ``default`` (Helion's; ``default()`` computes it the
+        first time)."""
         if self.pinned is not None:
             return self.pinned, "pinned"
         best = self.best.get(signature)
         if best is not None:
             return best, "tuned"
-        known = self.known(signature)
+        known = self.known(signature, validate)
         if known:
             return known[0], "best known"
         return self.default(signature, default), "default"
 
     # -- what a sweep starts from, avoids and leaves ----------------------------------------------
 
-    def start_configs(self, store: RunStore | None, signature: Signature,
-                      fixed: Mapping[str, Any] | None) -> list[helion.Config]:
-        """Where a sweep starts: the pinned config, the seeds, and the store's best (within ``fixed``)."""
+    def start_configs(self, store: RunStore | None, signature: Signature, fixed: Mapping[str, Any] | None,
+                      validate: Validator | None = None) -> list[helion.Config]:
+        """Where a sweep starts: the pinned config, the seeds, and the store's best (within ``fixed``,
+        and let through by ``validate``)."""
         start = [self.pinned] if self.pinned is not None else []
         start += self.seeds
         if store is not None:
-            start += [c for c in known_configs(store, self.target, signature) if _within(c, fixed or {})]
+            start += [c for c in known_configs(store, self.target, signature, validate=validate)
+                      if _within(c, fixed or {})]
         return start
 
     def avoid(self, store: RunStore | None, signature: Signature) -> list[helion.Config]:

@@ -20,6 +20,7 @@ _RUN_COLUMNS = {
     "started": "started",
     "finished": "finished",
     "stopped": "stopped",
+    "error": "error",
     "n_candidates": "candidates",
     "n_ok": "ok",
     "best_ms": "best_ms",
@@ -43,7 +44,7 @@ def history(kernel: str | KernelTarget | int | None = None, *, store: RunStore |
     runs of one kernel (by name, across edits of its source), ``history(run_id)`` one run's candidates.
 
     Runs have one row each (``run_id`` index): kernel, start and end, how it stopped (empty if the
-    process died mid-run), candidates and correct ones, best ms, strategy, seed, device, signature,
+    process died mid-run; ``error`` with its message in ``error``), candidates and correct ones, best ms, strategy, seed, device, signature,
     source hash and library versions. Candidates have their knobs as columns, then status, ms,
     compile time, errors and the config as Helion JSON.
     """
@@ -60,7 +61,7 @@ def history(kernel: str | KernelTarget | int | None = None, *, store: RunStore |
         raise KernelbenchError(
             f"history() takes a Kernel, a kernel name or a run id; got {type(kernel).__name__}"
         )
-    rows = [{new: row[old] for old, new in _RUN_COLUMNS.items()} for row in store.runs(kernel)]
+    rows = [{new: row.get(old) for old, new in _RUN_COLUMNS.items()} for row in store.runs(kernel)]
     df = pd.DataFrame(rows, columns=list(_RUN_COLUMNS.values()))
     for column in ("started", "finished"):
         df[column] = pd.to_datetime(df[column], utc=True, format="ISO8601")

@@ -7,6 +7,12 @@ or a notebook kernel that dies, loses nothing already measured.
 :class:`RunStore` is the small interface (a shared server database can implement it later);
 :class:`SQLiteStore` is the default: one SQLite file, ``$KERNELBENCH_HOME/runs.sqlite``, in WAL mode
 with a busy timeout so that two notebooks (two processes) can write at once.
+
+The store touches only its own files: before anything that writes (WAL mode included) it checks the
+file is a kernelbench store (``PRAGMA application_id``, ``user_version`` and its tables); another
+program's SQLite file is a :class:`StoreError` and stays byte for byte as it was. A store that cannot
+be written (a read-only file, or ``SQLiteStore(path, read_only=True)``) is still read; its writes are
+skipped with one ``RuntimeWarning``.
 """
 
 from __future__ import annotations
@@ -18,18 +24,21 @@ import importlib.metadata
 import json
 import os
 import sqlite3
+import stat
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import helion
 import torch
 import triton
 
-from kernelbench._errors import StoreError
+from kernelbench._errors import ConfigError, StoreError
 from kernelbench._settings import settings
+from kernelbench.core.configs import parse_config
 from kernelbench.core.space import config_key
 from kernelbench.tune.events import CandidateFinished, SweepFinished, SweepStarted
 
@@ -52,7 +61,11 @@ STORE_FILENAME = "runs.sqlite"
 #: Seconds a writer waits for another process's write to finish before giving up.
 BUSY_TIMEOUT_S = 30.0
 #: 2: ``candidates.timed_out`` (the phase a timeout ran past; version 1 only said so in its message).
-SCHEMA_VERSION = 2
+#: 3: ``runs.error`` (why a run stopped with ``stopped = 'error'``), and ``application_id`` set.
+SCHEMA_VERSION = 3
+#: ``PRAGMA application_id`` of every kernelbench store ("KBRS"); files of schema 1 and 2 have 0.
+APPLICATION_ID = 0x4B425253
+_TABLES = frozenset({"runs", "candidates"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -74,7 +87,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started TEXT NOT NULL,
     finished TEXT,
     stopped TEXT,
-    wall_s REAL
+    wall_s REAL,
+    error TEXT
 );
 CREATE TABLE IF NOT EXISTS candidates (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -101,6 +115,24 @@ ALTER TABLE candidates ADD COLUMN timed_out TEXT;
 UPDATE candidates SET timed_out = 'compile' WHERE status = 'timeout' AND error LIKE 'compiling took longer than%';
 UPDATE candidates SET timed_out = 'run' WHERE status = 'timeout' AND timed_out IS NULL;
 """
+
+#: Schema 2 -> 3: a run that ended in an error says which.
+_MIGRATE_2_TO_3 = """
+ALTER TABLE runs ADD COLUMN error TEXT;
+"""
+
+#: The scripts that bring a store of each older version up to SCHEMA_VERSION, chained.
+_MIGRATIONS = {0: _SCHEMA, 1: _MIGRATE_1_TO_2 + _MIGRATE_2_TO_3, 2: _MIGRATE_2_TO_3}
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write ``path`` (root may write anything; SQLite tells then)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _is_read_only_error(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("readonly" in text or "read-only" in text)
 
 # Bumped whenever this process records a correct candidate into any store, or the default store
 # changes: a kernel's cached call path compares it (an int) instead of asking SQLite on every call.
@@ -189,31 +221,51 @@ class SQLiteStore(RunStore):
     survives a fork); the file and its folder are created on the first write, never by a read.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else settings.home / STORE_FILENAME
-        self._connections: dict[tuple[int, int], tuple[sqlite3.Connection, tuple[int, int]]] = {}
+        #: Never write (and never create) the file; found out on its own when the file is read-only.
+        self.read_only = read_only
+        self._read_only_why = "opened with read_only=True"
+        self._connections: dict[tuple[int, int], tuple[sqlite3.Connection | None, tuple[int, int]]] = {}
+        self._skip_warned = False
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({str(self.path)!r})"
+        flag = ", read_only=True" if self.read_only else ""
+        return f"SQLiteStore({str(self.path)!r}{flag})"
 
     # -- connections ------------------------------------------------------------------------------
 
     def _error(self, error: BaseException) -> StoreError:
+        if isinstance(error, StoreError):
+            return error
         return StoreError(
             f"the run store {self.path} cannot be used ({type(error).__name__}: {error}); move the file "
             "away to start a fresh one, or point KERNELBENCH_HOME at another folder"
         )
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+    def _foreign(self, why: str) -> StoreError:
+        return StoreError(
+            f"{self.path} is not a kernelbench run store ({why}) and kernelbench leaves it untouched; point "
+            "KERNELBENCH_HOME at another folder, or give SQLiteStore the path of a new file"
+        )
+
+    def _connect(self, *, read_only: bool, immutable: bool = False) -> sqlite3.Connection:
+        if read_only:
+            # mode=ro never writes; immutable=1 also reads a WAL store whose folder cannot hold its -shm.
+            uri = f"file:{quote(str(self.path.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        else:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
         conn.row_factory = sqlite3.Row
+        # Both only set this connection up: neither writes the file.
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         # WAL keeps every committed row when the process is killed; NORMAL sync is enough for that.
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
     def _open(self, *, write: bool) -> sqlite3.Connection | None:
-        """This thread's connection with the schema in place; ``None`` for a read of a store never written.
+        """This thread's connection with the schema in place; ``None`` when there is nothing to read
+        (a store never written) or nothing may be written (a read-only store: see :meth:`_write`).
 
         Connections are kept (one per process and thread): closing the last one checkpoints the WAL
         with an fsync, which would cost ~15 ms per candidate. A file replaced or deleted under us is
@@ -224,36 +276,116 @@ class SQLiteStore(RunStore):
                 st = self.path.stat()
                 identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
             except FileNotFoundError:
-                if not write:
+                if not write or self.read_only:
                     return None
                 identity = None
+            else:
+                if not stat.S_ISREG(st.st_mode):
+                    raise StoreError(f"the run store {self.path} is not a regular file; point KERNELBENCH_HOME "
+                                     "at another folder")
+            if write and self.read_only:
+                return None
             key = (os.getpid(), threading.get_ident())
             cached = self._connections.get(key)
             if cached is not None and cached[1] == identity:
                 return cached[0]
-            if cached is not None:
+            if cached is not None and cached[0] is not None:
                 cached[0].close()
-            if write:
+            if identity is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect()
-            try:
-                self._init_schema(conn)
-            except BaseException:
-                conn.close()
-                raise
+            else:
+                self._check_header()
+                if not self.read_only and not _writable(self.path):
+                    self.read_only, self._read_only_why = True, "the file or its folder is not writable"
+                    if write:
+                        return None
+            conn = self._connect_checked()
             st = self.path.stat()
             self._connections[key] = (conn, (st.st_dev, st.st_ino))
+            if conn is None or (write and self.read_only):
+                return None
             return conn
         except (OSError, sqlite3.Error) as error:
             raise self._error(error) from None
 
-    def _init_schema(self, conn: sqlite3.Connection) -> None:
+    def _check_header(self) -> None:
+        """Refuse another program's database from its 100-byte header, before SQLite opens it at all
+        (opening a WAL database, even to read it, makes its -wal and -shm files)."""
+        with self.path.open("rb") as f:
+            header = f.read(100)
+        if not header:
+            return  # an empty file: SQLite makes it a database
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            raise self._error(sqlite3.DatabaseError("file is not a database"))
+        version = int.from_bytes(header[60:64], "big")
+        app = int.from_bytes(header[68:72], "big")
+        pages = int.from_bytes(header[28:32], "big")
+        if app == APPLICATION_ID:
+            return
+        # Before application_id, kernelbench stores had user_version 1 or 2 (the tables are checked
+        # next); a database of user_version 0 with pages beyond the first has someone else's tables.
+        if app != 0 or version > 2 or (version == 0 and pages > 1):
+            raise self._foreign(f"another program's SQLite database: application_id {app:#x}, user_version "
+                                f"{version}")
+
+    def _connect_checked(self) -> sqlite3.Connection | None:
+        """A connection to a file known to be ours, its schema brought up to date unless read-only;
+        ``None`` for a read-only store with no tables yet."""
+        if not self.read_only:
+            conn = self._connect(read_only=False)
+            try:
+                self._init_schema(conn)
+                return conn
+            except sqlite3.OperationalError as error:
+                conn.close()
+                if not _is_read_only_error(error):
+                    raise
+                # e.g. a file even root may not write (a read-only mount): read it as it is
+                self.read_only, self._read_only_why = True, str(error)
+            except BaseException:
+                conn.close()
+                raise
+        for immutable in (False, True):
+            conn = self._connect(read_only=True, immutable=immutable)
+            try:
+                version = self._recognise(conn)
+                return conn if version else None
+            except sqlite3.OperationalError:
+                conn.close()
+                if immutable:
+                    raise
+            except BaseException:
+                conn.close()
+                raise
+        raise AssertionError("unreachable")
+
+    def _recognise(self, conn: sqlite3.Connection) -> int:
+        """The schema version of a kernelbench store (0: an empty file), read without writing a byte.
+
+        Anything else (another program's database) is a :class:`StoreError`: nothing has touched it.
+        """
+        app = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the run store {self.path} was written by a newer kernelbench (schema {version}, this one "
-                f"reads {SCHEMA_VERSION}); upgrade kernelbench or point KERNELBENCH_HOME elsewhere"
-            )
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if app == APPLICATION_ID:
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the run store {self.path} was written by a newer kernelbench (schema {version}, this one "
+                    f"reads {SCHEMA_VERSION}); upgrade kernelbench or point KERNELBENCH_HOME elsewhere"
+                )
+            if version and not _TABLES <= tables:
+                raise self._foreign(f"it has kernelbench's application_id but not its tables {sorted(_TABLES)}")
+            return version
+        if app == 0 and version == 0 and not tables - {"sqlite_sequence"}:
+            return 0  # an empty database: nothing of anyone's to lose
+        if app == 0 and version in (1, 2) and _TABLES <= tables:
+            return version  # written by an older kernelbench (before application_id)
+        found = ", ".join(sorted(tables)) or "none"
+        raise self._foreign(f"another program's SQLite database: application_id {app:#x}, user_version {version}, "
+                            f"tables {found}")
+
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
+        version = self._recognise(conn)  # before any PRAGMA that writes
         if version == SCHEMA_VERSION:
             return
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -261,15 +393,10 @@ class SQLiteStore(RunStore):
         # The version is read again inside the write lock: two processes may both have seen an old one.
         conn.execute("BEGIN IMMEDIATE")
         try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                script = _SCHEMA
-            elif version == 1:  # written by an older kernelbench: keep its rows, add what they lack
-                script = _MIGRATE_1_TO_2
-            else:
-                script = ""
-            for statement in filter(str.strip, script.split(";")):
+            version = self._recognise(conn)
+            for statement in filter(str.strip, _MIGRATIONS.get(version, "").split(";")):
                 conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -281,17 +408,33 @@ class SQLiteStore(RunStore):
         mine = (os.getpid(), threading.get_ident())
         for key in [k for k in self._connections if k[0] == mine[0]]:
             conn = self._connections.pop(key)[0]
-            if key == mine:
+            if key == mine and conn is not None:
                 conn.close()  # sqlite3 refuses to close another thread's connection; GC does that
 
+    def _skip_write(self, why: str | None = None) -> int:
+        """A write to a read-only store: skipped, with one warning per store."""
+        if why is not None:
+            self.read_only, self._read_only_why = True, why
+            self._connections.clear()  # reopened read-only on the next read
+        why = self._read_only_why
+        if not self._skip_warned:
+            self._skip_warned = True
+            warnings.warn(f"the run store {self.path} is read-only ({why}); its history is read but this "
+                          "session's runs are not recorded there. Point KERNELBENCH_HOME at a writable folder "
+                          "to record them", RuntimeWarning, stacklevel=4)
+        return 0
+
     def _write(self, sql: str, params: Sequence[Any]) -> int:
-        conn = self._open(write=True)
-        assert conn is not None
         try:
+            conn = self._open(write=True)
+            if conn is None:
+                return self._skip_write()
             with conn:  # one transaction, committed before this returns
                 cursor = conn.execute(sql, params)
             return int(cursor.lastrowid or 0)
         except sqlite3.Error as error:
+            if _is_read_only_error(error):
+                return self._skip_write(str(error))
             raise self._error(error) from None
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -330,8 +473,8 @@ class SQLiteStore(RunStore):
 
     def finish_run(self, run_id: int, result: SweepResult) -> None:
         self._write(
-            "UPDATE runs SET finished = ?, stopped = ?, wall_s = ? WHERE id = ?",
-            (_now(), result.stopped, result.wall_s, run_id),
+            "UPDATE runs SET finished = ?, stopped = ?, wall_s = ?, error = ? WHERE id = ?",
+            (_now(), result.stopped, result.wall_s, getattr(result, "error", None), run_id),
         )
 
     # -- reading ----------------------------------------------------------------------------------
@@ -361,11 +504,7 @@ class SQLiteStore(RunStore):
             (kernel_name, source_hash, signature_key(signature), device, limit * 20),
         )
         found: dict[str, helion.Config] = {}
-        for row in rows:
-            try:
-                config = helion.Config.from_json(row["config"])
-            except (ValueError, TypeError) as error:
-                raise self._error(error) from None
+        for config in self._stored_configs(rows):
             found.setdefault(config_key(config), config)
             if len(found) == limit:
                 break
@@ -380,10 +519,17 @@ class SQLiteStore(RunStore):
             "AND c.status = 'timeout' AND c.timed_out = 'compile' AND c.compile_s >= ?",
             (kernel_name, source_hash, signature_key(signature), device, at_least_s),
         )
-        try:
-            return [helion.Config.from_json(row["config"]) for row in rows]
-        except (ValueError, TypeError) as error:
-            raise self._error(error) from None
+        return list(self._stored_configs(rows))
+
+    def _stored_configs(self, rows: Sequence[sqlite3.Row]) -> Iterator[helion.Config]:
+        """The configs of ``rows``; a row that is not a config (knob names that are not identifiers,
+        JSON nested too deep, not an object) is skipped with a warning naming this file."""
+        for row in rows:
+            try:
+                yield parse_config(row["config"])
+            except (ConfigError, ValueError, TypeError) as error:
+                warnings.warn(f"{self.path}: skipped a stored config that is not a config ({error})",
+                              RuntimeWarning, stacklevel=4)
 
 
 _DEFAULT_STORES: dict[Path, SQLiteStore] = {}

@@ -37,6 +37,9 @@ class CandidateFinished:
 
 @dataclasses.dataclass
 class SweepFinished:
+    """Follows every :class:`SweepStarted`, however the sweep ended: one that raises emits it first,
+    with ``result.stopped == "error"`` and ``result.error`` the message, so no record is left open."""
+
     result: SweepResult
 
 

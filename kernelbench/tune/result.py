@@ -26,8 +26,10 @@ class SweepResult:
 
     info: SweepInfo
     candidates: list[Candidate]
-    stopped: str  # budget, time_limit, stop, interrupt, exhausted
+    stopped: str  # budget, time_limit, stop, interrupt, exhausted, error
     wall_s: float
+    #: With ``stopped == "error"``: the one-line message of the error that ended the sweep (it is raised).
+    error: str | None = None
 
     # -- the best -------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ everything measured.
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,7 +18,15 @@ import helion
 import torch
 
 from kernelbench._errors import CheckError, SweepError
-from kernelbench.core.check import flatten_outputs, fresh_inputs, native_reference, poisoned, reference
+from kernelbench.core.check import (
+    copy_args,
+    flatten_outputs,
+    fresh_inputs,
+    native_reference,
+    poisoned,
+    reference,
+    written_inputs,
+)
 from kernelbench.core.configs import Signature, signature_of
 from kernelbench.core.device import DEVICE, device_name, is_interpreter
 from kernelbench.core.evaluate import Problem, short_error
@@ -41,6 +51,19 @@ __all__ = ["DEFAULT_BUDGET", "Sweep"]
 DEFAULT_BUDGET = 32
 #: Input sets each candidate is checked on: the given arguments plus fresh random ones.
 CHECK_INPUT_SETS = 2
+
+
+def _check_devices(name: str, args: Sequence[Any]) -> None:
+    """Every tensor argument lives on ``DEVICE`` (not ``meta``, not another device)."""
+    want = torch.device(DEVICE)
+    for i, arg in enumerate(args):
+        if isinstance(arg, torch.Tensor) and arg.device.type != want.type:
+            raise SweepError(
+                f"argument {i} of {name} is a tensor on {arg.device.type!r} but kernels run on {DEVICE!r} "
+                f"here; make it with device=kernelbench.DEVICE (or move it: x.to(kernelbench.DEVICE))"
+            )
+
+
 class Sweep:
     """One tuning run of ``target`` on ``args``. Build it, then :meth:`run` it (once).
 
@@ -69,15 +92,24 @@ class Sweep:
         executor: Executor | None = None,
         signature: Signature | None = None,
     ) -> None:
-        if budget is not None and budget < 1:
-            raise SweepError(f"budget must be at least 1 candidate, got {budget}")
-        if time_limit is not None and time_limit <= 0:
-            raise SweepError(f"time_limit must be a positive number of seconds, got {time_limit}")
+        if budget is not None and (not isinstance(budget, numbers.Integral) or isinstance(budget, bool)
+                                   or budget < 1):
+            raise SweepError(f"budget must be at least 1 candidate, as a whole number (e.g. budget=8); got "
+                             f"{budget!r}")
+        if time_limit is not None and (not isinstance(time_limit, numbers.Real) or isinstance(time_limit, bool)
+                                       or not math.isfinite(time_limit) or time_limit <= 0):
+            raise SweepError(f"time_limit must be a positive number of seconds (e.g. time_limit=60); got "
+                             f"{time_limit!r}")
         if not args:
             raise SweepError(f"tune needs {target.name}'s arguments: {target.name}.tune(x, ...)")
+        _check_devices(target.name, args)
         self.target = target
         self.args = tuple(args)
         self.ref = ref
+        if budget is not None:
+            budget = int(budget)
+        if time_limit is not None:
+            time_limit = float(time_limit)
         self.budget = budget if budget is not None or time_limit is not None else DEFAULT_BUDGET
         self.time_limit = time_limit
         self.seed = seed
@@ -128,17 +160,24 @@ class Sweep:
         input_sets = [self.args] + [fresh_inputs(self.args, (self.seed or 0) * 100 + k)
                                     for k in range(1, CHECK_INPUT_SETS)]
         name = self.target.name
+        # References run on copies: the user's tensors are never written, and what a reference writes
+        # in place is allowed of the candidates too (Problem.mutates).
         if self.ref is not None:
-            expected = native_reference(self.ref, self.args)
-            checks = [(inputs, reference(self.ref, inputs)[0]) for inputs in input_sets]
-            return Problem(name, self.args, checks, expected, self.rtol, self.atol)
+            run = copy_args(self.args)
+            expected = native_reference(self.ref, run)
+            mutates = tuple(written_inputs(self.args, run))
+            checks = [(inputs, reference(self.ref, copy_args(inputs))[0]) for inputs in input_sets]
+            return Problem(name, self.args, checks, expected, self.rtol, self.atol, mutates=mutates)
         # No reference: Helion's default config is the reference.
+        mutates: tuple[int, ...] = ()
         try:
             fn = self.bound.compile_config(self.space.default_helion, allow_print=False)
             checks = []
             for inputs in input_sets:
+                run = copy_args(inputs)
                 with torch.no_grad(), poisoned():
-                    outs = flatten_outputs(fn(*inputs), name)
+                    outs = flatten_outputs(fn(*run), name)
+                mutates = mutates or tuple(written_inputs(inputs, run))
                 checks.append((inputs, [o.clone() for o in outs]))
         except CheckError:
             raise
@@ -147,7 +186,7 @@ class Sweep:
                 f"with no ref=, candidates are checked against Helion's default config, but it fails "
                 f"({short_error(error)}); pass ref=<a torch function>"
             ) from None
-        return Problem(name, self.args, checks, checks[0][1], self.rtol, self.atol)
+        return Problem(name, self.args, checks, checks[0][1], self.rtol, self.atol, mutates=mutates)
 
     def _bytes(self, given: int | None) -> tuple[int | None, str]:
         if given is not None:
@@ -159,7 +198,7 @@ class Sweep:
         if self.ref is None:
             return None
         with torch.no_grad():
-            return time_ms(self.ref, self.args)
+            return time_ms(self.ref, copy_args(self.args))  # a reference that writes in place times on copies
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -193,12 +232,27 @@ class Sweep:
                 stopped = self._loop(evaluator, started)
         except KeyboardInterrupt:
             stopped = "interrupt"
-        finally:
-            wall_s = time.perf_counter() - started
+        except Exception as error:
+            # The observers (the run store among them) hear how it ended before the error goes on:
+            # every run that started also ends, with stopped "error" and the message.
+            self._finish(started, evaluator, "error", str(error) or type(error).__name__)
+            raise
+        return self._finish(started, evaluator, stopped)
+
+    def _finish(self, started: float, evaluator: Evaluator | None, stopped: str,
+                error: str | None = None) -> SweepResult:
+        wall_s = time.perf_counter() - started
+        try:
             if evaluator is not None:
                 evaluator.close()
-        result = SweepResult(self.info, list(self.candidates), stopped, wall_s)
-        self._emit(SweepFinished(result))
+        except Exception:
+            if error is None:
+                raise
+            # already ending with an error: that one is the one to tell (a worker that will not close
+            # is its consequence)
+        finally:
+            result = SweepResult(self.info, list(self.candidates), stopped, wall_s, error=error)
+            self._emit(SweepFinished(result))
         return result
 
     def _loop(self, evaluator: Evaluator, started: float) -> str:

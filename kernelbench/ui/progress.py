@@ -36,7 +36,9 @@ class TextProgress:
             print(f"[{event.done}{of}] {event.elapsed_s:6.1f}s #{c.index} {c.status:<13} {ms:>12} | {best_text}",
                   file=self.stream, flush=True)
         elif isinstance(event, SweepFinished):
-            print(event.result.summary(), file=self.stream, flush=True)
+            result = event.result
+            text = f"{result.info.kernel}: sweep failed: {result.error}" if result.stopped == "error" else result.summary()
+            print(text, file=self.stream, flush=True)
 
 
 class BenchProgress:

@@ -2,12 +2,20 @@
 
 It imports the core and the worker's own modules only (never the store, bench, io or ui layers), so
 that a worker starts quickly.
+
+A worker ends with its parent (a notebook killed with SIGKILL leaves no orphans): on Linux the kernel
+sends it SIGKILL when the parent dies (``PR_SET_PDEATHSIG``), even mid-compile or mid-kernel; elsewhere
+(or when the parent started it from a thread other than its main one) a watcher thread checks the
+parent's pid every second, and the loop ends on EOF from the parent's socket.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import sys
+import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -53,7 +61,7 @@ class _WorkerState:
             checks.append((inputs, refs))
         # [[shape, dtype], ...] of the reference outputs: their layout is all a check needs of them.
         self.problem = Problem(self.recipe.name, args, checks, expected_outputs(header["native"]),
-                               header["rtol"], header["atol"])
+                               header["rtol"], header["atol"], mutates=tuple(header.get("mutates", ())))
 
     def compile(self, config: dict[str, Any], launch: bool) -> tuple[Any, float]:
         start = time.perf_counter()
@@ -70,7 +78,40 @@ class _WorkerState:
         return evaluate(lambda: self.compile(config, launch=False)[0], self.problem, on_phase=phase)
 
 
+_PR_SET_PDEATHSIG = 1
+_PARENT_POLL_S = 1.0
+
+
+def _set_parent_death_signal() -> None:
+    """Linux: SIGKILL this process when its parent dies (see prctl(2), ``PR_SET_PDEATHSIG``)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no libc prctl: the watcher thread is left
+        pass
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(_PARENT_POLL_S)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def die_with_parent(parent: int | None, death_signal: bool = True) -> None:
+    """End this process when ``parent`` (the pid that started it) ends, whatever this process is doing."""
+    if parent is None:
+        return
+    if death_signal and sys.platform.startswith("linux"):
+        _set_parent_death_signal()
+    if os.getppid() != parent:  # it died before the signal was asked for: adopted already
+        os._exit(0)
+    threading.Thread(target=_watch_parent, args=(parent,), name="kernelbench-parent-watch", daemon=True).start()
+
+
 def main(fd: int) -> None:
+    parent = os.environ.get("KERNELBENCH_WORKER_PARENT")
+    die_with_parent(int(parent) if parent else None, os.environ.get("KERNELBENCH_WORKER_PDEATHSIG", "1") == "1")
     conn = Connection(fd)
     state: _WorkerState | None = None
     while True:

@@ -1,8 +1,9 @@
 """Worker processes for sweeps: a candidate that hangs, crashes or corrupts the GPU cannot take the
 notebook down with it, and on a GPU host candidates compile in parallel ahead of the one being timed.
 
-* Workers are started with ``python -m kernelbench.tune.worker`` (not multiprocessing's spawn, which
-  re-imports the user's ``__main__``; a notebook has none and a script would re-run itself).
+* Workers are started as ``python -m kernelbench.tune.worker`` (not multiprocessing's spawn, which
+  re-imports the user's ``__main__``; a notebook has none and a script would re-run itself), behind a
+  few lines that first tie the process to its parent (:data:`_BOOT`), before torch is imported.
 * The kernel reaches a worker as a :class:`Recipe`: its source (decorators dropped, line numbers
   kept so errors still name the cell line) and the globals it reads (modules by name, plain values,
   helper functions by source). Nothing is pickled: messages are JSON, each tensor travels as its raw
@@ -10,6 +11,9 @@ notebook down with it, and on a GPU host candidates compile in parallel ahead of
 * The parent watches each phase with a time limit (compile, then run/check/time). A worker that
   overruns is killed (``timeout``); one that dies (segfault, ``os._exit``, CUDA illegal address,
   out of memory) is labelled with the cause from its exit status and log, and restarted.
+* Only a worker that finished what it was asked is parked for the next sweep: one still compiling or
+  evaluating when a sweep ends (Ctrl-C, an error) is killed. Workers end with their parent process
+  (see :mod:`kernelbench.tune.worker.entry`), so a killed notebook leaves no orphans behind.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -44,6 +49,25 @@ __all__ = ["CompileWorkers", "EvalWorker", "Isolated", "WorkerDied", "WorkerEval
            "compile_worker_count", "release_workers", "start_workers"]
 
 STARTUP_TIMEOUT_S = 180.0
+
+#: What ``python -c`` runs in a new worker: on Linux, ask for SIGKILL when the parent dies *before* the
+#: seconds of importing torch and Helion (a notebook killed meanwhile leaves no orphan), leave at once if
+#: it died already, then run ``python -m kernelbench.tune.worker FD``. The worker's loop ties itself to
+#: the parent again (:func:`kernelbench.tune.worker.entry.die_with_parent`: the watch on other systems).
+_BOOT = """
+import os, sys
+if sys.platform.startswith("linux") and os.environ.get("KERNELBENCH_WORKER_PDEATHSIG") == "1":
+    try:
+        import ctypes, signal
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+if os.getppid() != int(os.environ["KERNELBENCH_WORKER_PARENT"]):
+    os._exit(0)
+import runpy
+sys.argv[0] = "kernelbench.tune.worker"
+runpy.run_module("kernelbench.tune.worker", run_name="__main__", alter_sys=True)
+"""
 
 
 class WorkerTimeout(Exception):
@@ -80,14 +104,21 @@ class _Process:
         env["KERNELBENCH_DEVICE"] = DEVICE
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         env["PYTHONUNBUFFERED"] = "1"
+        env["KERNELBENCH_WORKER_PARENT"] = str(os.getpid())  # the worker ends when this process does
+        # Linux's parent-death signal fires when the *thread* that started the child ends: only ask for
+        # it from the main thread (the watch on the parent's pid in the worker covers the rest).
+        env["KERNELBENCH_WORKER_PDEATHSIG"] = "1" if threading.current_thread() is threading.main_thread() else "0"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kernelbench.tune.worker", str(child_sock.fileno())],
+            [sys.executable, "-c", _BOOT, str(child_sock.fileno())],
             pass_fds=[child_sock.fileno()], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
             env=env, start_new_session=True,
         )
         child_sock.close()
         self.conn = Connection(os.dup(parent_sock.fileno()))
         parent_sock.close()
+        #: Asked to compile or evaluate and not yet answered: such a worker is never parked (it would
+        #: answer the next sweep with this one's result, or hang it), only killed.
+        self.busy = False
         if init is not None:
             self.init(init, tensors)
         else:  # started ahead of any sweep: load torch, Helion and the device; no answer
@@ -182,6 +213,7 @@ class _Pool:
         args, checks, native, rtol, atol = problem.args, problem.checks, problem.expected, problem.rtol, problem.atol
         arg_specs, tensors = pack_args("arg", args)
         self.fake_init = {"recipe": recipe.to_json(), "args": arg_specs, "rtol": rtol, "atol": atol,
+                          "mutates": list(problem.mutates),
                           "native": [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in native],
                           "gpu_warmup_ms": settings.gpu_warmup_ms, "gpu_rep_ms": settings.gpu_rep_ms,
                           "cpu_reps": settings.cpu_reps}
@@ -219,9 +251,9 @@ _PARKED: dict[str, tuple[str, list[_Process]]] = {}
 
 
 def _park(kind: str, key: str, procs: list[_Process]) -> None:
-    alive = [p for p in procs if p.ready and p.proc.poll() is None]
+    alive = [p for p in procs if p.ready and not p.busy and p.proc.poll() is None]
     for p in procs:
-        if p not in alive:  # still starting, or dead: nothing to keep
+        if p not in alive:  # still starting, mid-candidate, or dead: nothing to keep
             p.kill()
     if not settings.keep_workers:
         for p in alive:
@@ -311,11 +343,12 @@ class EvalWorker:
 
     def evaluate(self, index: int, config: dict[str, Any]) -> Outcome:
         proc = self._ensure()
-        proc.send({"command": "eval", "index": index, "config": config})
         phase, limit = "compile", settings.compile_timeout_s
         start = time.perf_counter()
         compile_s = 0.0
         try:
+            proc.busy = True
+            proc.send({"command": "eval", "index": index, "config": config})
             while True:
                 header, _ = proc.receive(limit)
                 if "phase" in header:
@@ -324,8 +357,9 @@ class EvalWorker:
                     phase = header["phase"]
                     limit = settings.compile_timeout_s if phase == "compile" else settings.run_timeout_s
                     continue
+                proc.busy = False
                 return Outcome.from_json(header)
-        except WorkerTimeout:
+        except WorkerTimeout:  # killed already
             self.proc = None
             if phase == "compile":
                 return Outcome("timeout", compile_s=time.perf_counter() - start, timed_out="compile",
@@ -334,8 +368,15 @@ class EvalWorker:
                            error=f"running, checking or timing took longer than {limit:g} s "
                                  "(settings.run_timeout_s); the worker was restarted")
         except WorkerDied as died:
+            proc.kill()  # closes the connection (the process is gone already)
             self.proc = None
             return Outcome("runtime_error", compile_s=compile_s, error=f"{died} (while {phase}); restarted")
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt) or any error mid-candidate: the worker is still compiling or
+            # running it, or its answer is half read. It is never reused: the next sweep gets a fresh one.
+            proc.kill()
+            self.proc = None
+            raise
 
     def crash_for_test(self, code: int = 3) -> None:
         self._ensure().send({"command": "crash", "code": code})
@@ -377,8 +418,9 @@ class CompileWorkers:
             worker = self.idle.pop()
             job = self.queue.pop(0)
             job.worker, job.started = worker, time.perf_counter()
-            worker.send({"command": "compile", "index": job.index, "config": job.config})
+            worker.busy = True
             self.busy[worker.conn.fileno()] = job
+            worker.send({"command": "compile", "index": job.index, "config": job.config})
 
     def _replace(self, worker: _Process) -> None:
         worker.kill()
@@ -410,15 +452,19 @@ class CompileWorkers:
                 return
             self.idle.append(worker)
             return
-        job = self.busy.pop(conn.fileno())
+        job = self.busy[conn.fileno()]
         assert job.worker is not None
         try:
             header, _ = recv(conn)
         except (EOFError, OSError):
+            del self.busy[conn.fileno()]
             job.worker.proc.wait(timeout=10)
             job.done, job.status, job.error = True, "runtime_error", f"{job.worker.death()} (while compiling)"
             self._replace(job.worker)
             return
+        # Interrupted before this (Ctrl-C mid-answer), the worker is still in `busy`: close() kills it.
+        del self.busy[conn.fileno()]
+        job.worker.busy = False
         job.done, job.compile_s = True, header["compile_s"]
         if header["error"]:
             job.status, job.error = "compile_error", header["error"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import linecache
+import os
 import textwrap
 import types
 from typing import Any
@@ -22,7 +24,7 @@ _SIMPLE = (int, float, bool, str, type(None))
 
 @dataclasses.dataclass
 class Recipe:
-    name: str
+    name: str  # the kernel's display name (``Kernel(..., name=...)``), for messages
     source: str  # padded so that line numbers match the original file or cell
     filename: str
     imports: dict[str, str]  # global name -> module to import
@@ -31,6 +33,7 @@ class Recipe:
     dtypes: dict[str, str]  # global name -> torch dtype name
     helpers: list[tuple[str, str, str]]  # (name, padded source, filename) of helper functions
     settings: dict[str, Any]  # Helion settings that differ from the defaults
+    function: str = ""  # the name its source defines (``kernel.fn.__name__``); "" for ``name``
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,7 +97,34 @@ def recipe_for(kernel: KernelTarget) -> Recipe:
         dtypes=dict(found.dtypes),
         helpers=[(h.name, "\n" * (h.lineno - 1) + h.source, h.filename) for h in found.helpers],
         settings=_helion_settings(kernel.helion_kernel),
+        function=fn.__name__,
     )
+
+
+def _register_source(source: str, filename: str) -> str:
+    """Make ``source`` (padded to its original line numbers) what ``inspect`` finds under ``filename``;
+    return the filename to compile it under.
+
+    A real file whose lines are the source's is left alone (a worker, or materialising in the notebook's
+    own process, reads it as it is; the cache of the user's file is never overwritten). Otherwise —
+    a notebook cell, or a file edited since — the source's lines are laid over what the cache holds
+    for that name (several helpers from one cell each fill in their own lines). A real file that
+    differs keeps its own cache: the source goes under a name of its own.
+    """
+    padded = source.splitlines(keepends=True)
+    used = [(i, line) for i, line in enumerate(padded) if line.strip()]
+    if os.path.isfile(filename):
+        lines = linecache.getlines(filename)
+        if all(i < len(lines) and lines[i].rstrip() == line.rstrip() for i, line in used):
+            return filename
+        filename = f"{filename} (as sent to the worker)"
+    lines = list(linecache.cache[filename][2]) if filename in linecache.cache else []
+    lines += ["\n"] * (len(padded) - len(lines))
+    for i, line in used:
+        lines[i] = line
+    text = "".join(lines)
+    linecache.cache[filename] = (len(text), None, lines, filename)  # mtime None: checkcache keeps it
+    return filename
 
 
 def materialise(recipe: Recipe) -> Any:
@@ -104,9 +134,10 @@ def materialise(recipe: Recipe) -> Any:
     import helion
     import helion.language as hl
 
-    from kernelbench.core.source import cache_source, register_namespace
+    from kernelbench.core.source import register_namespace
 
-    namespace: dict[str, Any] = {"__name__": f"_kernelbench_worker_{recipe.name}", "torch": torch,
+    function = recipe.function or recipe.name
+    namespace: dict[str, Any] = {"__name__": f"_kernelbench_worker_{function}", "torch": torch,
                                  "helion": helion, "hl": hl}
     for name, module in recipe.imports.items():
         namespace[name] = importlib.import_module(module)
@@ -118,10 +149,10 @@ def materialise(recipe: Recipe) -> Any:
     namespace.update(recipe.values)
     namespace.update({k: getattr(torch, v) for k, v in recipe.dtypes.items()})
     register_namespace(namespace)
-    for _name, source, filename in [*recipe.helpers, (recipe.name, recipe.source, recipe.filename)]:
-        cache_source(source, filename)
+    for _name, source, filename in [*recipe.helpers, (function, recipe.source, recipe.filename)]:
+        filename = _register_source(source, filename)
         exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - the user's own kernel source
-    fn = namespace[recipe.name]
+    fn = namespace[function]
     return helion.kernel(fn, **recipe.settings)
 
 
