@@ -173,6 +173,12 @@ class Kernel:
         """Helion's ``BoundKernel`` for these arguments; Helion errors point at the source line."""
         if not args:
             raise KernelbenchError(f"{self.name} needs its arguments to be specialised: call bind(x, ...)")
+        for i, a in enumerate(args):
+            if isinstance(a, torch.Tensor) and a.device.type != DEVICE:
+                raise KernelbenchError(
+                    f"{self.name}: argument {i} is a tensor on {a.device}, but kernels run on {DEVICE} "
+                    f"({device_name()}); move it there with .to(kernelbench.DEVICE)"
+                )
         try:
             with _quiet_helion():
                 bound = self.helion_kernel.bind(tuple(args))

@@ -167,3 +167,11 @@ def test_a_fifo_or_device_as_a_config_path_is_refused_without_blocking(tmp_path:
     if Path("/dev/zero").exists():
         with pytest.raises(kernelbench.ConfigError, match=r"\(a character device\)"):
             kernelbench.load_config("/dev/zero")
+
+
+def test_a_tensor_on_another_device_is_one_clear_line_in_a_call_and_a_check() -> None:
+    x = torch.empty(8, 8, device="meta")  # no data: what any device but the kernel's looks like here
+    for attempt in (lambda: tiles.scale(x), lambda: tiles.scale.check(lambda t: t * 3, x)):
+        with pytest.raises(kernelbench.KernelbenchError, match=r"argument 0 is a tensor on meta.*\.to\(kernelbench\.DEVICE\)") as error:
+            attempt()
+        one_line(error)
