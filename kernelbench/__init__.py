@@ -30,12 +30,14 @@ from kernelbench._settings import Settings, settings
 from kernelbench.core.device import DEVICE, device_name, is_interpreter
 
 if TYPE_CHECKING:
-    from kernelbench._kernel import Kernel, kernel
+    from kernelbench._kernel import Kernel, kernel, tune_many
     from kernelbench.bench.bench import BenchReport
     from kernelbench.core.check import CheckReport
     from kernelbench.io.export import load_config, save_config
+    from kernelbench.io.problem import Problem, ProblemError, problem
     from kernelbench.store.history import history
     from kernelbench.store.sqlite import RunStore, SQLiteStore
+    from kernelbench.tune.ray.executor import RayExecutor
     from kernelbench.tune.records import Candidate
     from kernelbench.tune.result import SweepResult
 
@@ -51,6 +53,9 @@ __all__ = [
     "Kernel",
     "KernelDefinitionError",
     "KernelbenchError",
+    "Problem",
+    "ProblemError",
+    "RayExecutor",
     "RunStore",
     "SQLiteStore",
     "Settings",
@@ -63,10 +68,12 @@ __all__ = [
     "kernel",
     "load_config",
     "load_ipython_extension",
+    "problem",
     "release_workers",
     "save_config",
     "settings",
     "start_workers",
+    "tune_many",
 ]
 
 __version__ = "0.1.0"
@@ -75,10 +82,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "Kernel": "kernelbench._kernel",
     "kernel": "kernelbench._kernel",
+    "tune_many": "kernelbench._kernel",
+    "RayExecutor": "kernelbench.tune.ray.executor",
     "BenchReport": "kernelbench.bench.bench",
     "CheckReport": "kernelbench.core.check",
     "load_config": "kernelbench.io.export",
     "save_config": "kernelbench.io.export",
+    "Problem": "kernelbench.io.problem",
+    "ProblemError": "kernelbench.io.problem",
+    "problem": "kernelbench.io.problem",
     "history": "kernelbench.store.history",
     "RunStore": "kernelbench.store.sqlite",
     "SQLiteStore": "kernelbench.store.sqlite",

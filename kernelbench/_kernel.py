@@ -34,7 +34,9 @@ from kernelbench.core.configs import (
     validate_config,
 )
 from kernelbench.core.device import DEVICE, device_name, is_interpreter
-from kernelbench.core.source import helion_error_to_definition_error
+from kernelbench.core.source import helion_error_to_definition_error, notebook_names_hidden
+from kernelbench.core.tracemap import kernel_run_error
+from kernelbench.io.problem import Problem, ProblemSizes
 from kernelbench.store.book import ConfigBook
 from kernelbench.store.sqlite import RunStore, StoreObserver, default_store, generation
 from kernelbench.tune.evaluators import Executor, InProcess
@@ -42,8 +44,9 @@ from kernelbench.tune.events import Observer
 from kernelbench.tune.result import SweepResult
 from kernelbench.tune.sweep import Sweep
 from kernelbench.ui import notebook
+from kernelbench.ui.display import place
 
-__all__ = ["Kernel", "kernel"]
+__all__ = ["Kernel", "kernel", "tune_many"]
 
 
 @contextlib.contextmanager
@@ -58,6 +61,20 @@ def _quiet_helion() -> Iterator[None]:
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def _at_kernel_line(name: str) -> Iterator[None]:
+    """An error raised inside the generated code becomes one line at the kernel's own source line."""
+    try:
+        yield
+    except KernelbenchError:
+        raise
+    except Exception as error:
+        located = kernel_run_error(error, name)
+        if located is None:
+            raise
+        raise located from error
 
 
 _Tensor = torch.Tensor
@@ -93,10 +110,21 @@ def _helion_guard_passes(helion_kernel: helion.Kernel, bound: Any, args: tuple[A
         return False
 
 
-def _executor(isolate: bool | None) -> Executor:
-    """In worker processes on a GPU (a crash would poison the notebook's CUDA context), in this
-    process in the interpreter (a worker costs seconds to start and there is no GPU state to
-    protect); ``isolate`` or ``settings.isolate`` decide when given."""
+def _executor(isolate: bool | None, executor: Executor | str | None = None) -> Executor:
+    """``executor`` (an executor, ``"ray"`` or ``"local"``; default ``settings.executor``). Local: in
+    worker processes on a GPU (a crash would poison the notebook's CUDA context), in this process in
+    the interpreter (a worker costs seconds to start and there is no GPU state to protect);
+    ``isolate`` or ``settings.isolate`` decide when given."""
+    executor = settings.executor if executor is None else executor
+    if not isinstance(executor, str):
+        return executor
+    if executor == "ray":
+        from kernelbench.tune.ray import default_executor
+
+        return default_executor()
+    if executor != "local":
+        raise KernelbenchError(f"executor={executor!r} is not an executor; use \"local\", \"ray\" or "
+                               "kernelbench.RayExecutor(address=...)")
     if isolate is None:
         isolate = settings.isolate
     if isolate is None:
@@ -180,7 +208,7 @@ class Kernel:
                     f"({device_name()}); move it there with .to(kernelbench.DEVICE)"
                 )
         try:
-            with _quiet_helion():
+            with _quiet_helion(), notebook_names_hidden(self.fn):
                 bound = self.helion_kernel.bind(tuple(args))
         except helion.exc.Base as error:
             raise helion_error_to_definition_error(error, self.name) from None
@@ -280,9 +308,19 @@ class Kernel:
             return self._resolve_and_call(args)
         if bound is not None and not _helion_guard_passes(self.helion_kernel, bound, args):
             return self._resolve_and_call(args)
-        return fn(*args)
+        try:
+            return fn(*args)
+        except Exception as error:  # a try costs nothing until it raises
+            located = kernel_run_error(error, self.name)
+            if located is None:
+                raise
+            raise located from error
 
     def _resolve_and_call(self, args: tuple[Any, ...]) -> Any:
+        with _at_kernel_line(self.name):
+            return self._resolve_and_call_inner(args)
+
+    def _resolve_and_call_inner(self, args: tuple[Any, ...]) -> Any:
         bound = self.bind(*args)
         fn = self.compiled(*args)
         hk = self.helion_kernel
@@ -304,8 +342,26 @@ class Kernel:
     # ---------------------------------------------------------------------------------------------
     # Reading the generated code, and taking the kernel away
 
-    def code(self, *args: Any, config: ConfigLike | None = None) -> str:
-        """The Triton source Helion generates for these arguments and ``config`` (default: active)."""
+    def code(self, *args: Any, config: ConfigLike | None = None, stage: str = "triton",
+             target: str | None = None) -> str:
+        """The code Helion generates for these arguments and ``config`` (default: active), at ``stage``:
+        ``triton`` (the source), or what Triton lowers it to for a GPU ``target`` (``"h100"``,
+        ``"h200"``, ``"b200"``, ``"sm_90"``...; default: this machine's GPU, none in the
+        interpreter): ``ttir``, ``ttgir``, ``llir``, ``ptx``, ``sass``. The result is a ``str`` whose
+        ``cell_lines`` give, per line, the cell line it came from (see ``kernelbench.core.lowering``)."""
+        from kernelbench.core.lowering import stage_code
+
+        return stage_code(self._triton_code(args, config), args, stage, target, name=self.name)
+
+    def resources(self, *args: Any, config: ConfigLike | None = None, target: str | None = None) -> dict[str, Any]:
+        """What the kernel uses on a GPU ``target`` (default: this machine's GPU; needed in the
+        interpreter): registers per thread, spill stores/loads (bytes), shared and local memory, and
+        occupancy (blocks and warps per SM, what limits them, whether it can launch at all)."""
+        from kernelbench.core.lowering import kernel_resources
+
+        return kernel_resources(self._triton_code(args, config), args, target, name=self.name)
+
+    def _triton_code(self, args: tuple[Any, ...], config: ConfigLike | None) -> str:
         bound = self.bind(*args)
         if config is not None:
             cfg = self._validated(parse_config(config), bound.config_spec)
@@ -380,7 +436,7 @@ class Kernel:
 
     def check(
         self,
-        ref: Callable[..., Any] | None = None,
+        ref: Callable[..., Any] | Problem | None = None,
         *args: Any,
         trials: int | None = None,
         rtol: float | None = None,
@@ -400,7 +456,16 @@ class Kernel:
         ``case=path`` replays a ``.safetensors`` case from :meth:`save_case` instead: its inputs, its
         stored reference outputs and its tolerances (``rtol``/``atol`` given here win). The file is
         validated first and never unpickled.
+
+        ``check(problem)`` checks against a :class:`~kernelbench.io.problem.Problem`
+        (``kernelbench.problem(path)``): its arguments, its Model as the reference, and for later
+        trials its own ``get_inputs()`` with fresh parameters (``problem.make_args``).
         """
+        if isinstance(ref, Problem):
+            if args or inputs is not None or case is not None:
+                raise CheckError(f"check({ref.name}) takes its arguments from the problem; drop the arguments, "
+                                 "inputs= and case=")
+            args, inputs, seed, ref = ref.args, ref.make_args, ref.seed, ref.ref
         if case is not None:
             if ref is not None or args or inputs is not None or trials is not None:
                 raise CheckError("check(case=path) takes its inputs and reference from the file; drop ref, "
@@ -416,8 +481,10 @@ class Kernel:
             raise CheckError(f"trials must be at least 1, got {trials}")
         if not args and inputs is None:
             raise CheckError("check needs the kernel's arguments, or inputs=fn(seed) returning them")
-        return check_kernel(self, ref, args, trials=trials, config=parse_config(config) if config is not None else None,
-                            inputs=inputs, seed=seed, rtol=rtol, atol=atol)
+        with _at_kernel_line(self.name):
+            return check_kernel(self, ref, args, trials=trials,
+                                config=parse_config(config) if config is not None else None,
+                                inputs=inputs, seed=seed, rtol=rtol, atol=atol)
 
     # ---------------------------------------------------------------------------------------------
     # Tuning
@@ -439,6 +506,9 @@ class Kernel:
         atol: float | None = None,
         store: RunStore | bool | None = None,
         isolate: bool | None = None,
+        executor: Executor | str | None = None,
+        target: str | None = None,
+        screen: bool | str = False,
     ) -> SweepResult:
         """Search Helion's config space; check and time every candidate; return a ``SweepResult``.
 
@@ -455,11 +525,30 @@ class Kernel:
         ``isolate``: run candidates in a worker process with compile and run time limits, so a
         hanging or crashing candidate is a result (``timeout``, ``runtime_error``) and the notebook
         survives. Default (``None``): on a GPU yes, in the interpreter no (see ``Settings.isolate``).
+
+        ``executor``: where candidates are evaluated: ``"local"`` (as ``isolate`` says), ``"ray"`` (Ray
+        actors, one per GPU) or an executor such as ``kernelbench.RayExecutor(address="auto")``;
+        default ``settings.executor``.
+
+        ``tune(problem)`` tunes on a :class:`~kernelbench.io.problem.Problem`'s arguments, checked
+        against its Model.
+
+        ``target``: a GPU (``"h100"``, ``"sm_90"``...) each candidate's registers, spills, shared memory
+        and occupancy are recorded for (``result.df``, the run store, the dashboard's axes); on a GPU
+        the device when screening or with ``settings.gpu_resources``. ``screen=True`` rejects, before timing, the
+        candidates that cannot launch on it (shared memory or registers over its limits), and
+        ``screen="spills"`` also those that spill: status ``screened``, with the reason.
         """
+        if args and isinstance(args[0], Problem):
+            if len(args) > 1 or ref is not None:
+                raise CheckError(f"tune({args[0].name}) takes its arguments and reference from the problem; "
+                                 "drop the other arguments and ref=")
+            args, ref = args[0].args, args[0].ref
         shown, attach = notebook.sweep_observer(live)
         return self._sweep(args, ref=ref, budget=budget, time_limit=time_limit, strategy=strategy, fixed=fixed,
                            seed=seed, bytes=bytes, flops=flops, observers=[*observers, shown], rtol=rtol,
-                           atol=atol, store=store, isolate=isolate, attach=attach)
+                           atol=atol, store=store, isolate=isolate, attach=attach, executor=executor,
+                           gpu_target=target, screen=screen)
 
     def _sweep(
         self,
@@ -468,6 +557,7 @@ class Kernel:
         observers: Sequence[Observer],
         store: RunStore | bool | None = None,
         isolate: bool | None = None,
+        executor: Executor | str | None = None,
         fixed: dict[str, Any] | None = None,
         attach: Callable[[Sweep], None] | None = None,
         **options: Any,
@@ -482,7 +572,7 @@ class Kernel:
                                           validate=lambda c: self._validated(c, self.bind(*args).config_spec)),
             avoid=self.book.avoid(run_store, signature),
             observers=[*([StoreObserver(run_store)] if run_store is not None else []), *observers],
-            executor=_executor(isolate), **options,
+            executor=_executor(isolate, executor), **options,
         )
         self._last_signature = signature
         if attach is not None:
@@ -493,8 +583,8 @@ class Kernel:
 
     def bench(
         self,
-        sizes: Sequence[Any],
-        make_args: Callable[[Any], Any],
+        sizes: Sequence[Any] | Problem,
+        make_args: Callable[[Any], Any] | None = None,
         baselines: dict[str, Callable[..., Any] | str] | None = None,
         tune: str | bool = False,
         ref: Callable[..., Any] | None = None,
@@ -505,6 +595,7 @@ class Kernel:
         observers: Sequence[Observer] = (),
         rtol: float | None = None,
         atol: float | None = None,
+        over: dict[str, Sequence[int | float]] | None = None,
     ) -> BenchReport:
         """Latency against problem size, beside baselines and under the device's ceilings.
 
@@ -514,7 +605,22 @@ class Kernel:
         one is marked, never timed. ``tune``: ``"per-size"``, ``"once"`` (at the largest size) or
         ``False`` (the active config). ``bytes``/``flops``: numbers or functions of the size. Returns a
         ``BenchReport`` (``.df``, ``.figure(y="gbps"|"ms"|"tflops")``). See ``kernelbench.bench``.
+
+        ``bench(problem)`` benches a :class:`~kernelbench.io.problem.Problem` against its eager Model
+        and ``torch.compile`` of it (``baselines=`` given: the eager Model and those); ``over={"N": [1024,
+        2048]}`` loads it again at each value of one size constant (default: the problem as loaded).
         """
+        if isinstance(sizes, Problem):
+            if make_args is not None or ref is not None:
+                raise CheckError(f"bench({sizes.name}) takes its arguments and reference from the problem; "
+                                 "drop make_args and ref=")
+            family = ProblemSizes(sizes, over)
+            sizes, make_args, ref = family.values, family.make_args, family.ref
+            extra = {"torch.compile": family.compiled} if baselines is None else baselines
+            baselines = {"eager": family.eager, **extra}
+        elif make_args is None or over is not None:
+            raise CheckError("bench(sizes, make_args) needs make_args(size) returning the arguments; over= is for "
+                             "bench(problem)")
         shown, attach = notebook.bench_observer(live)
         bench: Bench | None = None
 
@@ -539,7 +645,7 @@ class Kernel:
     def __repr__(self) -> str:
         knobs = f", knobs={self._knobs}" if self._knobs else ""
         pinned = f", pinned={dict(self.pinned.config)}" if self.pinned else ""
-        return f"<kernelbench.Kernel {self.name} on {DEVICE} ({device_name()}){knobs}{pinned}>"
+        return f"<kernelbench.Kernel {self.name} on {place(DEVICE, device_name())}{knobs}{pinned}>"
 
 
 @overload
@@ -562,3 +668,35 @@ def kernel(
         return k
 
     return wrap(fn) if fn is not None else wrap
+
+
+def tune_many(
+    kernel: Kernel,
+    arg_sets: Sequence[Any],
+    *,
+    live: bool | None = None,
+    executor: Executor | str | None = None,
+    isolate: bool | None = None,
+    observers: Sequence[Observer] = (),
+    **options: Any,
+) -> list[SweepResult]:
+    """Tune ``kernel`` on each argument set (``[(x1,), (x2,), ...]``; a lone tensor is a set of one):
+    one sweep each, all into the run store, with one dashboard (a row per shape: progress, best so
+    far) and one Stop for all. With a Ray executor (``executor="ray"``, ``settings.executor``) the
+    sweeps run side by side on the cluster's actors; with a local one, one after another. Other
+    keywords are :meth:`Kernel.tune`'s (``ref``, ``budget``, ``time_limit``...). Returns the
+    ``SweepResult`` of each set, in order."""
+    from kernelbench.tune.many import ManyRun
+    from kernelbench.ui.many_dashboard import many_observer
+
+    chosen = _executor(isolate, executor)
+    sets = [tuple(a) if isinstance(a, (tuple, list)) else (a,) for a in arg_sets]
+    shown, attach = many_observer(live)
+
+    def one(args: tuple[Any, ...], watchers: Sequence[Observer], attach_sweep: Callable[[Sweep], None],
+            on: Executor) -> SweepResult:
+        return kernel._sweep(args, observers=watchers, attach=attach_sweep, executor=on, **options)
+
+    run = ManyRun(kernel.name, sets, one, executor=chosen, observers=[*observers, shown])
+    attach(run)
+    return run.run()

@@ -15,8 +15,11 @@ from IPython.display import HTML, display
 
 from kernelbench._errors import ConfigError, KernelbenchError
 from kernelbench._kernel import Kernel
+from kernelbench.core.check import CheckReport
 from kernelbench.core.configs import parse_config
 from kernelbench.core.source import define
+from kernelbench.io.problem import Problem, ProblemError, parse_sizes
+from kernelbench.io.problem import problem as problem_from
 from kernelbench.tune.result import SweepResult
 
 __all__ = ["KernelMagics", "load_ipython_extension"]
@@ -27,22 +30,30 @@ class KernelMagics(Magics):
     @magic_arguments()
     @argument("--args", "-a", default=None, metavar="NAME[,NAME]",
               help="notebook variables to specialise the kernel on (needed by --show and --tune)")
-    @argument("--show", action="store_true", help="display the generated Triton for --args")
+    @argument("--show", nargs="?", const=True, default=None, metavar="STAGE",
+              help="display the generated Triton for --args; or a stage beside the cell: triton, ttir, ttgir, "
+                   "llir, ptx, sass (with --target on CPU)")
+    @argument("--target", default=None, metavar="GPU",
+              help="GPU target for --show STAGE and --tune's resources: h100, h200, b200, sm_90, ...")
     @argument("--config", "-c", default=None, metavar="JSON", help="pin a config, as Helion's JSON")
     @argument("--tune", action="store_true", help="run a live tuning sweep on --args")
     @argument("--ref", default=None, metavar="NAME", help="reference function to check candidates against")
     @argument("--budget", type=int, default=None, metavar="N", help="number of candidates to try")
     @argument("--time-limit", type=float, default=None, metavar="S", help="stop the sweep after S seconds")
     @argument("--strategy", default="auto", help="search strategy (random, pattern, grid, helion, auto)")
+    @argument("--problem", "-p", default=None, metavar="PATH",
+              help="a KernelBench problem file: check the kernel against its Model (runs the file's code)")
+    @argument("--sizes", default=None, metavar="N=4096,M=...", help="override the problem's size constants")
     @argument("-q", "--quiet", action="store_true", help="show nothing on success")
     @cell_magic
-    def kernel(self, line: str, cell: str) -> SweepResult | None:
+    def kernel(self, line: str, cell: str) -> SweepResult | CheckReport | None:
         """Define a Helion kernel from this cell; the notebook gets a ``kernelbench.Kernel``.
 
         Usage::
 
             %%kernel [--args x,y] [--show] [--config JSON] [-q]
             %%kernel --tune --args x --ref ref_fn [--budget N] [--time-limit S] [--strategy S]
+            %%kernel --problem PATH [--sizes N=4096,M=1024] [--tune ...]
 
         The cell is plain Python using Helion's language. ``torch``, ``helion`` and ``hl``
         (``helion.language``) are there without imports, and so are the notebook's globals. The
@@ -55,10 +66,18 @@ class KernelMagics(Magics):
         Options:
           --args NAMES    notebook variables to specialise on (knobs, --show, --tune)
           --show          display the Triton Helion generates, each line marked with its cell line
+          --show STAGE    the cell beside a stage of its GPU code (triton, ttir, ttgir, llir, ptx,
+                          sass); hover or click a cell line to highlight what it became
+          --target GPU    the GPU to lower for (h100, h200, b200, sm_90...): needed on CPU; with
+                          --tune, each candidate's registers, spills and occupancy there
           --config JSON   pin a config, e.g. '{"block_sizes": [64], "num_warps": 4}'
           --tune          tune on --args, checking against --ref (default: Helion's default config);
                           the cell's value is the SweepResult (``result = _`` in the next cell)
           --budget N / --time-limit S / --strategy S   as in ``Kernel.tune``
+          --problem PATH  a KernelBench problem file (``Model``, ``get_inputs``, ``get_init_inputs``):
+                          the cell's value is the kernel's CheckReport against it (with --tune, the
+                          SweepResult of tuning on it). Loading the problem runs its code.
+          --sizes N=V,... replace the problem's module-level size constants
           -q              quiet: no card
 
         Examples::
@@ -82,6 +101,9 @@ class KernelMagics(Magics):
             except ConfigError as error:
                 raise UsageError(f"--config: {error}") from None
         args = self._resolve_args(opts.args)
+        problem = self._load_problem(opts.problem, opts.sizes, args is not None or opts.ref is not None)
+        if problem is not None:
+            args = problem.args
         if (opts.show or opts.tune) and args is None:
             raise UsageError(f"--{'show' if opts.show else 'tune'} needs --args NAME[,NAME] naming notebook variables")
         ref = None
@@ -107,15 +129,50 @@ class KernelMagics(Magics):
             kernel.bind(*args)
         if not opts.quiet:
             display(HTML(kernel._repr_html_()))
-        if opts.show:
+        if opts.show is not None and (opts.show is not True or opts.target is not None):  # a stage, or a target
+            self._show_stage(kernel, args, "triton" if opts.show is True else opts.show, opts.target, cell)
+        elif opts.show:
             from kernelbench.ui.display import code_view_html
 
             cfg, why = kernel.active_config(*args)
             display(HTML(code_view_html(kernel.code(*args), title=f"Triton for {name} ({why} config)")))
         if opts.tune:
             # A cell magic's return value is the cell's value: IPython displays it and keeps it in `_`.
-            return kernel.tune(*args, ref=ref, budget=opts.budget, time_limit=opts.time_limit, strategy=opts.strategy)
+            if problem is not None:
+                return kernel.tune(problem, budget=opts.budget, time_limit=opts.time_limit, strategy=opts.strategy,
+                                   target=opts.target)
+            return kernel.tune(*args, ref=ref, budget=opts.budget, time_limit=opts.time_limit, strategy=opts.strategy,
+                               target=opts.target)
+        if problem is not None:
+            return kernel.check(problem)
         return None
+
+    @staticmethod
+    def _show_stage(kernel: Kernel, args: tuple[Any, ...], stage: str, target: str | None, cell: str) -> None:
+        """The cell beside ``stage`` of its code for ``target``, lines linked (``kernelbench.ui.code_view``)."""
+        from kernelbench.core.lowering import STAGES
+        from kernelbench.ui.code_view import side_by_side_html
+
+        if stage not in STAGES:
+            raise UsageError(f"--show {stage}: unknown stage; use one of {', '.join(STAGES)}")
+        code = kernel.code(*args, stage=stage, target=target)
+        _cfg, why = kernel.active_config(*args)
+        where = f" for {code.target}" if getattr(code, "target", None) else ""  # type: ignore[attr-defined]
+        cell_lines = [(i + 2, text) for i, text in enumerate(cell.splitlines())]  # line 1 is the %%kernel line
+        display(HTML(side_by_side_html(cell_lines, code, code.cell_lines,  # type: ignore[attr-defined]
+                                       title=f"{stage.upper()} of {kernel.name}{where} ({why} config)", stage=stage)))
+
+    def _load_problem(self, path: str | None, sizes: str | None, has_args: bool) -> Problem | None:
+        if path is None:
+            if sizes is not None:
+                raise UsageError("--sizes needs --problem PATH")
+            return None
+        if has_args:
+            raise UsageError("--problem gives the arguments and the reference; drop --args and --ref")
+        try:
+            return problem_from(path.strip("'\""), **(parse_sizes(sizes.strip("'\"")) if sizes else {}))
+        except ProblemError as error:
+            raise UsageError(f"--problem: {error}") from None
 
     def _resolve_args(self, names: str | None) -> tuple[Any, ...] | None:
         if names is None:

@@ -24,6 +24,7 @@ from kernelbench._errors import KernelbenchError
 __all__ = ["Settings", "settings"]
 
 Device = Literal["auto", "cpu", "cuda"]
+ExecutorName = Literal["local", "ray"]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -97,6 +98,7 @@ _INT = _Parser("an integer", _to_int)
 _FLOAT = _Parser("a number", _to_float)
 _PATH = _Parser("a path (str or Path)", _to_path)
 _DEVICE = _choice(*typing.get_args(Device))
+_EXECUTOR = _choice(*typing.get_args(ExecutorName))
 
 
 def _setting(env: str, parser: _Parser, default: Any) -> Any:
@@ -172,6 +174,16 @@ class Settings:
     #: any kernel: they are set up again, not started again) (``1``), or end them (``0``).
     #: ``kernelbench.release_workers()`` ends kept ones.
     keep_workers: bool = _setting("KERNELBENCH_KEEP_WORKERS", _BOOL, True)
+    #: ``KERNELBENCH_GPU_RESOURCES``: on a GPU, record each sweep candidate's registers, spills, shared
+    #: memory and occupancy on the device without ``tune(target=...)`` (``1``), or only when a target is
+    #: given (``0``, the default: each candidate is compiled once more, in the notebook's process, which
+    #: ``benchmarks/screen_bench.py`` measures; turn it on where that is cheap enough).
+    gpu_resources: bool = _setting("KERNELBENCH_GPU_RESOURCES", _BOOL, False)
+    #: ``KERNELBENCH_EXECUTOR``: where sweeps evaluate candidates: ``local`` (this process or worker
+    #: processes, see ``isolate``) or ``ray`` (Ray actors, one per GPU: ``pip install "kernelbench[ray]"``;
+    #: a local Ray is started unless this process joined one; ``kernelbench.RayExecutor(address=...)``
+    #: per call for a cluster).
+    executor: ExecutorName = _setting("KERNELBENCH_EXECUTOR", _EXECUTOR, "local")
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Every assignment is parsed like the environment: ``settings.isolate = "on"`` stores ``True``."""

@@ -2,8 +2,14 @@
 
 Asserts from the page what only a browser shows: the ``%%kernel`` card and its Triton render, the
 tuning chart gains points while its cell is still running, the dashboard's Stop button ends the
-sweep early and the result keeps its candidates, and no cell shows an error. Screenshots go to
-``test-artifacts/``. The notebook runs from a temporary copy, so the committed file stays clean.
+sweep early and the result keeps its candidates, the status line ticks while one slow candidate
+runs (no event in between), a bench draws its chart, and no cell shows an error; then the notebook
+is saved, its kernel restarted and the page reloaded: the charts, the final lines and the decorator
+are still there (static outputs, no widget left to go missing). Two cells are appended to the
+temporary copy the test runs (a slow candidate and a bench), so the committed file stays clean.
+
+Screenshots go to ``test-artifacts/``; the README's pictures (card, Triton, check, dashboard, bench)
+to ``docs/screenshots/``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
 ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: Cells the test appends to its copy of the notebook: one candidate slow enough to watch the clock
+#: tick (a grid of one config cut into 256 tiles of 4x4: seconds per run in the interpreter), and a bench.
+EXTRA_CELLS = [
+    "# browser test: one slow candidate\n"
+    "slow = silu_mul.tune(x, y, ref=silu_mul_ref, strategy=\"grid\", fixed={\"block_sizes\": [[4, 4]]}, store=False)",
+    "# browser test: a bench\n"
+    "def bench_args(n):\n"
+    "    return torch.randn(n, n, device=kernelbench.DEVICE, dtype=DTYPE), torch.randn(n, n, device=kernelbench.DEVICE, dtype=DTYPE)\n\n\n"
+    "bench = silu_mul.bench([16, 32, 64], bench_args, ref=silu_mul_ref, baselines={\"torch\": silu_mul_ref})",
+]
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium hangs on a closed network.
 CHROMIUM_ARGS = [
@@ -61,6 +78,7 @@ class Lab:
     url: str
     token: str
     log: Path
+    root: Path
 
 
 def _free_port() -> int:
@@ -95,7 +113,11 @@ def _write_settings(settings_dir: Path) -> None:
 def lab(tmp_path: Path) -> Iterator[Lab]:
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    notebook = json.loads(NOTEBOOK.read_text())
+    for source in EXTRA_CELLS:
+        notebook["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                                  "source": source})
+    (root / NOTEBOOK.name).write_text(json.dumps(notebook, indent=1))
     _write_settings(tmp_path / "lab-settings")
     port, token = _free_port(), secrets.token_hex(16)
     env = {
@@ -106,6 +128,8 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
         "KERNELBENCH_HOME": str(tmp_path / "kernelbench-home"),
+        # The kernel imports this checkout's kernelbench, installed or not.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     log = tmp_path / "jupyterlab.log"
     command = [
@@ -131,7 +155,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield Lab(url=url, token=token, log=log)
+        yield Lab(url=url, token=token, log=log, root=root)
     finally:
         server.terminate()  # the server shuts its kernels down on SIGTERM
         try:
@@ -165,6 +189,25 @@ def _errors(page: Any) -> list[str]:
     }""")
 
 
+def _status(cell: Any) -> str:
+    """The live dashboard's status line (an ipywidgets HTML widget) in this cell."""
+    return cell.locator(".widget-html-content", has_text="candidates").first.inner_text()
+
+
+def _wait_idle(page: Any) -> None:
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
+        timeout=180_000,
+    )
+
+
+def _shot(locator: Any, name: str) -> None:
+    """A screenshot for the README (docs/screenshots/) and a copy with the test's artifacts."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    locator.screenshot(path=SCREENSHOTS / name)
+    shutil.copy(SCREENSHOTS / name, ARTIFACTS / f"browser-{name}")
+
+
 def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -179,10 +222,7 @@ def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_pat
         page.set_default_timeout(60_000)
         try:
             page.goto(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
-            page.wait_for_function(
-                "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
-                timeout=180_000,
-            )
+            _wait_idle(page)
             page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
             # The %%kernel card and the Triton it compiles to, mapped to cell lines.
@@ -192,11 +232,15 @@ def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_pat
             code = kernel_cell.locator(".kb-code")
             expect(code).to_contain_text("@triton.jit")
             expect(code).to_contain_text("tl.store")
-            expect(code).to_contain_text("cell 5")
+            expect(code).to_contain_text("line 5")
+            expect(code).to_contain_text("# line 5:")
+            assert "src[" not in code.inner_text()  # no temporary file names
             kernel_cell.screenshot(path=ARTIFACTS / "browser-kernel-card.png")
+            _shot(kernel_cell.locator(".kb-card"), "card.png")
+            _shot(code, "triton.png")
 
             # The live chart gains points while the tuning cell still runs; then Stop.
-            tune_cell = page.locator(".jp-CodeCell", has_text="silu_mul.tune(")
+            tune_cell = page.locator(".jp-CodeCell", has_text="result = silu_mul.tune(")
             stop = tune_cell.locator("button.widget-button", has_text="Stop")
             expect(stop).to_be_visible(timeout=300_000)
             tune_cell.scroll_into_view_if_needed()
@@ -208,12 +252,26 @@ def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_pat
                 counts_while_running.append(points)
                 assert time.monotonic() < deadline, f"the chart did not gain points: {counts_while_running}"
                 time.sleep(0.2)
+            assert re.search(r"running #\d+ for \d+ s: ", _status(tune_cell)), _status(tune_cell)
             tune_cell.screenshot(path=ARTIFACTS / "browser-tuning-live.png")
+            _shot(tune_cell.locator(".jp-Cell-outputArea"), "dashboard.png")
             points_before_stop = max(counts_while_running)
             stop.click()
             expect(tune_cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"), timeout=120_000)
-            expect(tune_cell.locator("button.widget-button", has_text="Stopped")).to_be_visible()
-            expect(tune_cell).to_contain_text("stopped by stop")
+            # The live widget is gone: a static header, chart, table and decorator replace it.
+            expect(tune_cell.locator(".kb-ended")).to_contain_text("stopped (Stop pressed)")
+            expect(tune_cell.locator("button.widget-button")).to_have_count(0)
+            expect(tune_cell.locator(".kb-decorator")).to_contain_text("@helion.kernel(config=helion.Config(")
+
+            # One slow candidate: the status line ticks while it runs (no event comes in between).
+            slow_cell = page.locator(".jp-CodeCell", has_text="browser test: one slow candidate")
+            expect(slow_cell.locator(".kb-running")).to_contain_text("running #0 for", timeout=300_000)
+            first = slow_cell.locator(".kb-running").inner_text()
+            time.sleep(2.5)
+            second = slow_cell.locator(".kb-running").inner_text()
+            assert first != second and "running #0" in second, (first, second)
+            assert _points(slow_cell) == 0  # still the same candidate: the clock ticked on its own
+            slow_cell.screenshot(path=ARTIFACTS / "browser-slow-candidate.png")
 
             # Every cell finishes; the cell after the sweep reports what it kept.
             expect(page.locator(".jp-CodeCell .jp-InputPrompt", has_text=re.compile(r"\[[ *]\]"))).to_have_count(
@@ -230,13 +288,46 @@ def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_pat
             assert _points(tune_cell) == kept
             tune_cell.screenshot(path=ARTIFACTS / "browser-tuning-stopped.png")
 
+            check_cell = page.locator(".jp-CodeCell", has_text="bad = silu_mul_half.check(")
+            _shot(check_cell.locator(".jp-Cell-outputArea"), "check.png")
+            bench_cell = page.locator(".jp-CodeCell", has_text="browser test: a bench")
+            expect(bench_cell.locator(".kb-ended")).to_contain_text("finished")
+            expect(bench_cell.locator(".js-plotly-plot")).to_have_count(1)
+            bench_cell.scroll_into_view_if_needed()
+            _shot(bench_cell.locator(".jp-Cell-outputArea"), "bench.png")
+
             assert _errors(page) == []
             for text in page.locator(".jp-OutputArea-output").all_inner_texts():
                 assert "Traceback" not in text and "Error displaying widget" not in text, text
-            last = page.locator(".jp-CodeCell").last
-            last.scroll_into_view_if_needed()
+            last = page.locator(".jp-CodeCell", has_text="isinstance(silu_mul_tuned.silu_mul, helion.Kernel)")
             expect(last.locator(".jp-OutputArea-output")).to_have_text("True True")
             page.screenshot(path=ARTIFACTS / "browser-notebook-end.png")
+
+            # Save, restart the kernel, reload the page: the notebook still shows the results.
+            page.wait_for_timeout(1500)  # let plotly's renderer add its PNG to the outputs
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+            saved = (lab.root / NOTEBOOK.name).read_text()
+            assert "application/vnd.jupyter.widget-view+json" not in saved  # no widget left to go missing
+            assert len(saved) < 600_000, len(saved)
+            (ARTIFACTS / "browser-saved.ipynb").write_text(saved)
+            print(f"saved notebook: {len(saved) / 1000:.0f} kB")
+            page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+            _wait_idle(page)
+            page.reload()
+            _wait_idle(page)
+            tune_cell = page.locator(".jp-CodeCell", has_text="result = silu_mul.tune(")
+            expect(tune_cell.locator(".kb-ended")).to_contain_text("stopped (Stop pressed)")
+            expect(tune_cell.locator(".jp-RenderedPlotly")).to_have_count(1)
+            expect(tune_cell.locator(".kb-decorator")).to_contain_text("@helion.kernel(config=helion.Config(")
+            expect(tune_cell).to_contain_text("Top")
+            bench_cell = page.locator(".jp-CodeCell", has_text="browser test: a bench")
+            expect(bench_cell.locator(".kb-ended")).to_contain_text("finished")
+            expect(bench_cell.locator(".jp-RenderedPlotly")).to_have_count(1)
+            for text in page.locator(".jp-OutputArea-output").all_inner_texts():
+                assert "Error displaying widget" not in text and "model not found" not in text, text
+            tune_cell.scroll_into_view_if_needed()
+            tune_cell.screenshot(path=ARTIFACTS / "browser-tuning-reloaded.png")
         except Exception:
             page.screenshot(path=ARTIFACTS / "browser-failure.png")
             print(lab.log.read_text()[-5000:])

@@ -129,3 +129,23 @@ def test_fresh_inputs_keep_layout_and_domain() -> None:
     assert not torch.equal(x, y)
     (i,) = fresh_inputs((torch.arange(4),), seed=3)
     assert torch.equal(i, torch.arange(4))
+
+
+def test_report_says_atol_scales_with_the_reference_and_keeps_figures() -> None:
+    x = torch.randn(64, 64, device=DEV, dtype=torch.bfloat16)
+    report = basic.half_written.check(lambda t: t.clone(), x, trials=1)
+    out = report.trials[0].outputs[0]
+    assert out.ref_rms == pytest.approx(x.double().pow(2).mean().sqrt().item(), rel=1e-3)
+    page = report._repr_html_()
+    assert "tolerance (atol × rms(ref))" in page and f"× rms(ref) {out.ref_rms:.3g}" in page
+    # The output cell (dtype and shape) never wraps.
+    assert "white-space:nowrap\">0: bfloat16[64, 64]</td>" in page
+    assert f"x rms(ref)={out.ref_rms:.3g}" in repr(report)
+    # A tiny mismatched fraction keeps its figures instead of rounding to 0.00%.
+    from kernelbench.core.check import compare, percent
+
+    assert percent(1 / 40000) == "0.0025%" and percent(0.5) == "50%"
+    ref = torch.randn(100, 100, dtype=torch.float64)
+    one_off = ref.clone()
+    one_off[0, 0] += 10
+    assert compare(one_off.float(), ref).mismatch_fraction == pytest.approx(1e-4)

@@ -215,3 +215,20 @@ def test_a_stored_row_that_fits_but_does_not_compile_still_falls_back() -> None:
     with pytest.warns(RuntimeWarning, match="best known config from the run store does not compile"):
         torch.testing.assert_close(k(x), x * 3)
     assert k.active_config(x)[1] == "default"
+
+
+def test_decorator_text_is_one_knob_per_line_and_parses_to_the_same_config() -> None:
+    import ast
+
+    from kernelbench.core.configs import decorator_text
+
+    config = helion.Config(block_sizes=[32, 64], num_warps=4, indexing="pointer", loop_orders=[[1, 0]])
+    text = decorator_text(config)
+    lines = text.splitlines()
+    assert lines[0] == "@helion.kernel(config=helion.Config(" and lines[-1] == "))"
+    assert lines[1:-1] == ["    block_sizes=[32, 64],", "    indexing='pointer',", "    loop_orders=[[1, 0]],",
+                           "    num_warps=4,"]
+    decorated = ast.parse(text + "\ndef f():\n    pass").body[0]
+    call = decorated.decorator_list[0].keywords[0].value  # type: ignore[attr-defined]
+    assert {k.arg: ast.literal_eval(k.value) for k in call.keywords} == dict(config.config)
+    assert decorator_text(helion.Config()) == "@helion.kernel(config=helion.Config())"

@@ -1,21 +1,28 @@
-"""The live dashboard's real widget state, candidate by candidate; Stop via the button's handler."""
+"""The live dashboard's real widget state, candidate by candidate; Stop via the button's handler; the
+static outputs that replace it when the run ends, published through IPython's real display machinery."""
 
 from __future__ import annotations
 
+import ast
+import io
 import json
+import re
 from typing import Any
 
 import pytest
 import torch
+from IPython.utils.capture import capture_output
 
 import kernelbench
-from kernelbench.tune.events import CandidateFinished
+from kernelbench.tune.events import CandidateFinished, CandidateStarted
 from kernelbench.tune.records import STATUSES
 from kernelbench.tune.sweep import Sweep
 from kernelbench.ui.dashboard import Dashboard
 
 from .conftest import run, unique
 from .kernels import tiles
+
+PLOTLY = "application/vnd.plotly.v1+json"
 
 
 @pytest.fixture(autouse=True)
@@ -28,11 +35,14 @@ def x32() -> torch.Tensor:
     return torch.randn(32, 32, device=kernelbench.DEVICE)
 
 
-def test_widgets_reflect_each_finished_candidate() -> None:
+def test_widgets_reflect_each_candidate_and_name_the_running_one() -> None:
     dash = Dashboard(show=False)
     seen: list[tuple[int, int, str]] = []
+    running: list[str] = []
 
     def inspect(event: Any) -> None:
+        if isinstance(event, CandidateStarted):
+            running.append(dash.status.value)
         if isinstance(event, CandidateFinished):
             points = sum(len(dash.figure.data[i].x) for i in range(len(STATUSES)))
             seen.append((dash.progress.value, points, dash.status.value))
@@ -43,13 +53,24 @@ def test_widgets_reflect_each_finished_candidate() -> None:
     result = sweep.run()
     assert [s[0] for s in seen] == [1, 2, 3, 4]
     assert [s[1] for s in seen] == [1, 2, 3, 4]
-    assert "best" in seen[-1][2] and "/4 candidates" in seen[-1][2]
+    assert "best" in seen[-1][2] and "4/4 candidates" in seen[-1][2]
+    assert "running" not in seen[-1][2]  # nothing runs between candidates
+    # While a candidate runs the status names it and the knobs it changes from Helion's default.
+    default = sweep.info.default
+    for c, text in zip(result.candidates, running):
+        assert f"running #{c.index} for " in text
+        changed = [k for k, v in c.config.config.items() if json.dumps(v) != json.dumps(default.get(k))]
+        for knob in changed:
+            assert f"{knob}=" in text
+        if not changed:
+            assert "the default config" in text
     assert dash.progress.max == 4
     assert "strategy" in dash.header.value and kernelbench.device_name() in dash.header.value
+    assert f"{kernelbench.DEVICE} · " not in dash.header.value or not kernelbench.is_interpreter()  # named once
     if kernelbench.is_interpreter():
         assert "interpreter time — not GPU performance" in dash.header.value
     assert "Best:" in dash.final.value and "@helion.kernel(config=" in dash.final.value
-    assert "Top" in dash.top.value
+    assert "finished: budget used" in dash.final.value
     assert dash.x_select.options[0] == "index" and "num_warps" in dash.x_select.options
     assert result.best is not None
 
@@ -66,27 +87,83 @@ def test_stop_button_handler_ends_sweep_and_keeps_results() -> None:
     result = sweep.run()
     assert result.stopped == "stop" and len(result.candidates) == 2
     assert dash.stop_button.disabled and dash.stop_button.description == "Stopped"
+    assert "stopped (Stop pressed)" in dash.final.value
     assert result.best is not None
 
 
-def test_finished_dashboard_drops_the_figure_widget_and_stays_small() -> None:
-    import ipywidgets
-    from ipywidgets.embed import dependency_state
-
-    dash = Dashboard(show=False)
+def test_a_finished_sweep_leaves_static_outputs_through_the_display_handle(ip: Any) -> None:  # a real IPython shell publishes the displays
+    dash = Dashboard(show=True)
     sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=3, seed=0, observers=[dash])
     dash.attach(sweep)
+    with capture_output() as captured:
+        result = sweep.run()
+    first, update, chart, tail = captured.outputs
+    # The live view: the widget, shown with a display id ...
+    assert "application/vnd.jupyter.widget-view+json" in first.data and not first.update
+    display_id = first.transient["display_id"]
+    # ... which the end replaces with static HTML (no widget reference left), then the chart and the rest.
+    assert update.update and update.transient["display_id"] == display_id
+    assert set(update.data) == {"text/html", "text/plain"}
+    assert "Tuning" in update.data["text/html"] and "finished: budget used" in update.data["text/html"]
+    assert "3/3 candidates" in update.data["text/html"] and "ETA" not in update.data["text/html"]
+    assert "running" not in update.data["text/html"]
+    assert set(chart.data) == {PLOTLY, "text/plain"}
+    figure = chart.data[PLOTLY]
+    assert sum(len(t["x"]) for t in figure["data"][:len(STATUSES)]) == 3
+    assert figure["layout"]["xaxis"]["dtick"] == 1 and figure["layout"]["xaxis"]["tickformat"] == "d"
+    assert figure["layout"]["title"]["subtitle"]["text"] == result.info.timer  # the long tail, off the toolbar
+    html = tail.data["text/html"]
+    assert "Top" in html and result.decorator().splitlines()[1].strip() in html
+    assert all("widget" not in key for o in captured.outputs[1:] for key in o.data)
+    # The live widgets are closed (nothing of them is saved) and everything left is small.
+    assert dash.live.box.comm is None and dash.root.comm is None
+    assert len(json.dumps([o.data for o in captured.outputs[1:]])) < 100_000
+    assert "plotly.js" not in json.dumps(chart.data) and "<script" not in json.dumps(tail.data)
+
+
+def test_interrupted_and_failed_sweeps_also_end_static(ip: Any) -> None:  # a real IPython shell publishes the displays
+    from kernelbench.tune.events import SweepFinished, SweepStarted
+    from kernelbench.tune.result import SweepResult
+
+    info = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=2, seed=0).info
+    for stopped, error, words in (("interrupt", None, "interrupted"), ("error", "the worker died", "failed")):
+        dash = Dashboard(show=True)
+        with capture_output() as captured:
+            dash(SweepStarted(info))
+            dash(SweepFinished(SweepResult(info, [], stopped, 1.0, error=error)))
+        update = captured.outputs[1]
+        assert update.update and words in update.data["text/html"]
+        assert len(captured.outputs) == 3  # head and tail; no chart of nothing
+        if error:
+            assert error in captured.outputs[2].data["text/html"]
+
+
+def test_a_grid_counts_against_its_own_size() -> None:
+    dash = Dashboard(show=False)
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, strategy="grid", fixed={"num_warps": [1, 2, 4]},
+                  observers=[dash])
+    assert sweep.info.planned == 3 and sweep.budget == 32
+    dash.attach(sweep)
     sweep.run()
-    assert dash.figure.comm is None  # closed: its JavaScript is not saved with the notebook
-    state = dependency_state([dash.root], drop_defaults=True)
-    assert len(json.dumps(state)) < 200_000
-    outputs = dash.static_chart.outputs
-    assert outputs and "application/vnd.plotly.v1+json" in outputs[0]["data"]
-    # Changing the x axis after the sweep redraws the static chart.
-    dash.x_select.value = "num_warps"
-    assert json.loads(json.dumps(dash.static_chart.outputs[0]["data"]["application/vnd.plotly.v1+json"]))[
-        "layout"]["xaxis"]["title"]["text"] == "num_warps"
-    assert isinstance(dash.root, ipywidgets.VBox)
+    assert dash.progress.max == 3 and dash.progress.value == 3
+    assert dash.status.value.startswith("3/3 candidates")
+
+
+def test_top_table_has_a_column_per_knob_that_matters_and_whole_values() -> None:
+    from kernelbench.ui.dashboard import top_table_html
+
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=6, seed=1)
+    result = sweep.run()
+    table = top_table_html(result.info, result.candidates)
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    assert headers[:2] == ["#", "ms"] and "block_sizes" in headers and "num_warps" in headers
+    varying = {k for k in result.info.knobs
+               if len({json.dumps(c.config.config.get(k, result.info.default.get(k))) for c in result.candidates}) > 1}
+    assert set(headers) - {"#", "ms", "GB/s"} == varying | {"block_sizes", "num_warps"}
+    for c in result.candidates:
+        if c.status == "ok":
+            assert f"{c.config.config['block_sizes']}".replace(" ", "") in table.replace(" ", "")
+    assert "…" not in table and "0.0 " not in table
 
 
 def test_x_selector_redraws_live_figure() -> None:
@@ -101,6 +178,24 @@ def test_x_selector_redraws_live_figure() -> None:
     sweep = Sweep(tiles.scale, (x32(),), budget=3, seed=0, observers=[dash, switch])
     dash.attach(sweep)
     sweep.run()
+    assert dash.static_chart is not None
+    assert dash.static_chart[PLOTLY]["layout"]["xaxis"]["title"]["text"] == "num_warps"  # the axis last chosen
+
+
+def test_chart_has_no_empty_axes_before_the_first_point() -> None:
+    from kernelbench.tune.events import SweepStarted
+
+    dash = Dashboard(show=False)
+    seen: list[tuple[str, ...]] = []
+
+    def inspect(event: Any) -> None:
+        if isinstance(event, (SweepStarted, CandidateStarted, CandidateFinished)):
+            seen.append(tuple(sorted(dash.live.box.outputs[0]["data"])))
+
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=2, seed=0, observers=[dash, inspect])
+    sweep.run()
+    waiting, drawn = ("text/html", "text/plain"), (PLOTLY, "text/plain")  # a line saying what it waits for
+    assert seen == [waiting, waiting, drawn, drawn, drawn]
 
 
 def test_both_dashboards_word_an_interrupted_run_the_same_way() -> None:
@@ -121,9 +216,67 @@ def test_both_dashboards_word_an_interrupted_run_the_same_way() -> None:
     bench_dash(BenchFinished(BenchReport(bench_info, [], "interrupt", 1.0)))
 
     assert dash.stop_button.description == bench_dash.stop_button.description == "Interrupted"
-    assert dash.stop_button.disabled and bench_dash.stop_button.disabled
-    assert dash.figure.comm is None and bench_dash.figure.comm is None  # both swapped for a static chart
-    assert dash.static_chart is not None and bench_dash.static_chart is not None
+    assert "interrupted (kernel interrupt)" in dash.final.value and "interrupted (kernel interrupt)" in bench_dash.final.value
+    assert dash.root.comm is None and bench_dash.root.comm is None  # the live views are closed
+    assert dash.static_outputs and bench_dash.static_outputs
+
+
+def test_bench_dashboard_says_which_size_runs_and_ends_static(ip: Any) -> None:  # a real IPython shell publishes the displays
+    from kernelbench.bench.bench import Bench, SizeFinished, SizeStarted
+    from kernelbench.ui.bench_dashboard import BenchDashboard
+
+    dash = BenchDashboard(show=True)
+    under_way: list[str] = []
+
+    def inspect(event: Any) -> None:
+        if isinstance(event, SizeStarted):
+            under_way.append(dash.status.value)
+        if isinstance(event, SizeFinished):
+            assert dash.live.revealed
+
+    bench = Bench(tiles.scale, [16, 64], lambda n: (torch.randn(16, n, device=kernelbench.DEVICE),),
+                  ref=lambda t: t * 3, baselines={"torch": lambda t: t * 3}, observers=[dash, inspect])
+    dash.attach(bench)
+    with capture_output() as captured:
+        report = bench.run()
+    assert [re.sub(r"for \d+ s", "for N s", s.split("<br>")[-1]) for s in under_way] == [
+        "<span class='kb-running'>size 16: measuring for N s…</span>",
+        "<span class='kb-running'>size 64: measuring for N s…</span>"]
+    assert dash.live.revealed and dash.live.box.comm is None
+    first, update, chart, tail = captured.outputs
+    assert update.update and update.transient["display_id"] == first.transient["display_id"]
+    assert "finished" in update.data["text/html"] and "stopped by" not in update.data["text/html"]
+    layout = chart.data[PLOTLY]["layout"]
+    assert layout["yaxis"]["type"] == "log" and layout["yaxis"]["title"]["text"] == "GB/s (log)"
+    assert "subtitle" in layout["title"]
+    assert "finished</b>: 2 of 2 sizes" in tail.data["text/html"] and "torch" in tail.data["text/html"]
+    assert report.stopped == "done"
+
+
+def test_text_progress_names_each_candidates_knobs_and_the_running_one() -> None:
+    from kernelbench.ui.progress import TextProgress
+
+    stream = io.StringIO()
+    progress = TextProgress(stream, heartbeat_s=0)
+    lines_while_running: list[str] = []
+
+    def inspect(event: Any) -> None:
+        if isinstance(event, CandidateStarted):
+            lines_while_running.append(progress.running_line())
+
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=3, seed=0, observers=[progress, inspect])
+    result = sweep.run()
+    out = stream.getvalue().splitlines()
+    assert out[0].startswith(f"tuning scale on {kernelbench.device_name()}")
+    finished = [line for line in out if line.startswith("[")]
+    assert [line.split()[0] for line in finished] == ["[1/3]", "[2/3]", "[3/3]"]
+    for c, line, running in zip(result.candidates, finished, lines_while_running):
+        knobs = line.rsplit(" | ", 1)[1]
+        assert f"#{c.index} running for " in running and running.endswith(knobs)
+        if knobs != "the default config":  # `name=value, ...` reads back as the candidate's knobs
+            call = ast.parse(f"f({knobs})", mode="eval").body
+            assert all(c.config.config[kw.arg] == ast.literal_eval(kw.value) for kw in call.keywords)  # type: ignore[attr-defined]
+    assert progress.running_line() == ""  # nothing runs once the sweep is over
 
 
 def test_tune_from_the_magic(ip: Any) -> None:

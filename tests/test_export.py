@@ -90,7 +90,7 @@ def test_export_round_trip_imports_and_runs_without_kernelbench(tmp_path: Path) 
     result = k.tune(x, ref=lambda t: t * 3, budget=3, seed=2, live=False)
     scale_py = k.export(tmp_path / "scale_kernel.py", x)
     text = scale_py.read_text()
-    assert result.decorator() in text.splitlines()  # the tuned config, as the sweep reports it
+    assert f"\n{result.decorator()}\n" in text  # the tuned config, as the sweep reports it
     assert "Config: tuned" in text and "def scale(x: torch.Tensor) -> torch.Tensor:" in text
     assert _imports(text) == {"torch", "helion", "helion.language"}
     assert "@kernelbench" not in text
@@ -99,7 +99,7 @@ def test_export_round_trip_imports_and_runs_without_kernelbench(tmp_path: Path) 
     assert _imports(shifted_py.read_text()) == {"torch", "helion", "helion.language", "math"}
     assert "SHIFT = 0.25" in shifted_py.read_text() and "def _shifted(" in shifted_py.read_text()
     scale_by_py = kernels.scale_by.export(tmp_path / "scale_by.py", config={"block_sizes": [16, 8]})
-    assert "helion.Config(block_sizes=[16, 8])" in scale_by_py.read_text()
+    assert "helion.Config(\n    block_sizes=[16, 8],\n))" in scale_by_py.read_text()  # one knob per line
 
     # The parent's PYTHONPATH stays (Helion may live there, as on the GPU host); kernelbench is kept
     # out by the script itself (sys.modules["kernelbench"] = None).
@@ -115,7 +115,7 @@ def test_export_round_trip_imports_and_runs_without_kernelbench(tmp_path: Path) 
 
 def test_export_picks_the_config(tmp_path: Path) -> None:
     text = basic.pinned_add.export(tmp_path / "pinned.py").read_text()
-    assert "@helion.kernel(config=helion.Config(block_sizes=[16, 16]))" in text
+    assert "@helion.kernel(config=helion.Config(\n    block_sizes=[16, 16],\n))" in text
     assert "kernelbench.kernel(config" not in text  # the original decorator is gone
     fresh = kernelbench.Kernel(tiles.scale.helion_kernel)
     with pytest.raises(KernelbenchError, match=r"does not know which config of scale.*scale.export\(path, x"):

@@ -1,4 +1,4 @@
-"""The interpreter shims: libdevice stubs and Helion's NaN-propagating reductions."""
+"""The interpreter shims: libdevice stubs, reductions, bf16 values, casts, argmax, cooperative grids."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ import pytest
 import torch
 
 import kernelbench
+from kernelbench._errors import KernelbenchError
+from tests.kernels.interp_cases import (
+    cast_into,
+    cast_toward_zero,
+    grid_barrier_all_but_first,
+    nibbles_to_bf16,
+    rotate_after_barrier,
+    row_argmax,
+    row_argmin,
+)
 
 pytestmark = pytest.mark.skipif(not kernelbench.is_interpreter(), reason="interpreter shims only run on CPU")
 
@@ -93,3 +103,148 @@ def test_bf16_arithmetic_and_dot_on_values_not_bits() -> None:
     x, y = torch.randn(32, 32, dtype=torch.bfloat16), torch.randn(32, 32, dtype=torch.bfloat16)
     torch.testing.assert_close(bf16_axpy(x, y), x * 2 - y)
     assert bf16_mm.check(lambda a, b: (a.float() @ b.float()).to(a.dtype), x, y, config={"block_sizes": [16, 16, 16]})
+
+
+# Casts: bit for bit as torch's .to ------------------------------------------------------------
+
+_NARROW = [torch.bfloat16, torch.float16, torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e4m3fnuz,
+           torch.float8_e5m2fnuz]
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.view({1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
+
+
+def _assert_same_bits(got: torch.Tensor, want: torch.Tensor) -> None:
+    """Equal bits; a NaN need only be a NaN (torch's own NaN payloads differ between its code paths)."""
+    nan = want.float().isnan()
+    assert torch.equal(got.float().isnan(), nan)
+    wrong = (_bits(got) != _bits(want)) & ~nan
+    assert not wrong.any(), f"{wrong.sum().item()} differ, e.g. {got[wrong][:4].tolist()} for {want[wrong][:4].tolist()}"
+
+
+def _edges(dtype: torch.dtype) -> torch.Tensor:
+    """float32 values that test a conversion to ``dtype``: every value it has, every halfway point
+    between two neighbours and the float32 numbers either side of it, and the specials."""
+    n = 1 << (8 * dtype.itemsize)
+    codes = torch.arange(n, dtype=torch.int32).to(torch.int16 if n > 256 else torch.uint8)
+    values = codes.view(dtype).double()
+    values = values[values.isfinite()].unique()  # sorted
+    halfway = ((values[1:] + values[:-1]) / 2).float()
+    up = torch.nextafter(halfway, torch.tensor(float("inf")))
+    down = torch.nextafter(halfway, torch.tensor(float("-inf")))
+    specials = torch.tensor([0.0, -0.0, 0.496, 1e-45, -1e-45, 1e-30, 3.0e38, -3.0e38, float("inf"), float("-inf"),
+                             float("nan"), 65504.0, 65520.0, 448.0, 464.0, 470.0, 480.0, 57344.0, 61440.0, 240.0, 248.0])
+    return torch.cat([values.float(), halfway, up, down, specials])
+
+
+def _cast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x.to(dtype)`` by the kernel, in few programs (the interpreter's cost is per program)."""
+    config = {"block_sizes": [min(1 << (x.numel() - 1).bit_length(), 1 << 16)]}
+    return cast_into.compiled(x, torch.empty(x.shape, dtype=dtype), config=config)(x, torch.empty(x.shape, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", _NARROW, ids=str)
+def test_float32_to_narrow_types_matches_torch_bit_for_bit(dtype: torch.dtype) -> None:
+    x = _edges(dtype)
+    _assert_same_bits(_cast(x, dtype), x.to(dtype))
+
+
+@pytest.mark.parametrize("dtype", _NARROW, ids=str)
+def test_narrow_types_widen_and_convert_between_them_like_torch(dtype: torch.dtype) -> None:
+    n = 1 << (8 * dtype.itemsize)
+    x = torch.arange(n, dtype=torch.int32).to(torch.int16 if n > 256 else torch.uint8).view(dtype)
+    _assert_same_bits(_cast(x, torch.float32), x.float())
+    for other in (torch.bfloat16, torch.float16, torch.float8_e4m3fn, torch.float8_e5m2):
+        if other != dtype:
+            _assert_same_bits(_cast(x, other), x.to(other))
+
+
+def test_float64_narrows_through_float32_as_torch_does() -> None:
+    x = torch.tensor([1 + 2**-11 + 2**-40, 1 + 2**-8 + 2**-40, 1 + 2**-4 + 2**-40, 1e300, -1e-300, 0.1], dtype=torch.float64)
+    for dtype in (torch.bfloat16, torch.float16, torch.float8_e4m3fn, torch.float8_e5m2, torch.float32):
+        _assert_same_bits(_cast(x, dtype), x.to(dtype))
+
+
+@pytest.mark.parametrize("int_dtype", [torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64], ids=str)
+def test_integers_to_bf16_and_fp16_match_torch(int_dtype: torch.dtype) -> None:
+    info = torch.iinfo(int_dtype)
+    edge = [0, 1, info.max, info.min, info.max - 1, 17, 255, 257, 2**24 + 2**16 + 1, 65519, 65520, -(2**31), 2**62 + 2**38 + 1]
+    x = torch.tensor([v for v in edge if info.min <= v <= info.max], dtype=torch.int64).to(int_dtype)
+    x = torch.cat([x, torch.randint(info.min, info.max, (64,), dtype=torch.int64).to(int_dtype)])
+    for dtype in (torch.bfloat16, torch.float16):
+        _assert_same_bits(_cast(x, dtype), x.to(dtype))
+
+
+def test_int4_nibbles_unpack_to_bf16_values() -> None:
+    packed = torch.arange(-128, 128, dtype=torch.int8)
+    want = torch.stack([(packed << 4) >> 4, packed >> 4], dim=1).to(torch.bfloat16)
+    assert torch.equal(nibbles_to_bf16(packed), want)
+
+
+# argmax / argmin -----------------------------------------------------------------------------
+
+
+def _with_ties_and_nans() -> torch.Tensor:
+    x = torch.randint(0, 3, (2, 8, 9)).float()
+    x[0, 0, 4] = x[0, 1, 2] = x[0, 1, 7] = float("nan")
+    x[1, 3, :] = -0.0
+    x[1, 3, 5] = 0.0
+    x[1, 4, :] = float("nan")
+    return x
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int32], ids=str)
+def test_argmax_argmin_tie_to_the_first_index_and_nan_wins_like_torch(dtype: torch.dtype) -> None:
+    x = _with_ties_and_nans().to(dtype)
+    assert torch.equal(row_argmax(x), x.argmax(-1))
+    assert torch.equal(row_argmin(x), x.argmin(-1))
+
+
+def test_argmax_in_a_looped_reduction() -> None:
+    x = _with_ties_and_nans()
+    spec = row_argmax.bind(x).config_spec
+    config = spec.default_config()
+    config.config["reduction_loops"] = [4]
+    assert torch.equal(row_argmax.compiled(x, config=config)(x), x.argmax(-1))
+
+
+def test_argmax_of_a_4x32x31_tensor_runs() -> None:
+    x = torch.randn(4, 32, 31)
+    assert torch.equal(row_argmax(x), x.argmax(-1))
+
+
+# Cooperative launches ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", [4, 16, 64])
+def test_grid_barrier_kernel_runs_every_program_past_the_barrier(block: int) -> None:
+    x = torch.randn(64)
+    out = rotate_after_barrier.compiled(x, config={"block_sizes": [block, block]})(x)
+    assert torch.equal(out, torch.roll(2 * x, -1))
+
+
+def test_a_barrier_some_program_never_reaches_raises_instead_of_hanging() -> None:
+    sem = torch.zeros(1, dtype=torch.uint32)
+    with pytest.raises(KernelbenchError, match="wait on one another for ever"):
+        grid_barrier_all_but_first[(4,)](sem, launch_cooperative_grid=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float8_e4m3fn, torch.float8_e5m2], ids=str)
+def test_rounding_toward_zero_truncates(dtype: torch.dtype) -> None:
+    x = _edges(dtype)
+    x = x[x.isfinite() & (x.abs() <= torch.finfo(dtype).max)]
+    out = torch.empty(x.shape, dtype=dtype)
+    cast_toward_zero[(1,)](x, out, x.numel(), BLOCK=1 << (x.numel() - 1).bit_length())
+    # torch rounds to nearest; where that went away from zero, the truncation is the code one below
+    nearest = x.to(dtype)
+    away = nearest.double().abs() > x.double().abs()
+    want = _bits(nearest) - away.to(_bits(nearest).dtype)
+    assert torch.equal(_bits(out), want)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32], ids=str)
+def test_floats_to_integers_truncate_like_torch(dtype: torch.dtype) -> None:
+    x = torch.tensor([0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.75, -2.75, 127.0, -128.0, 1000.5, -30000.0]).to(dtype)
+    for int_dtype in (torch.int32, torch.int64, torch.int16):
+        assert torch.equal(_cast(x, int_dtype), x.to(int_dtype))

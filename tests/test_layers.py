@@ -1,7 +1,7 @@
 """The package's layers, read from its source: imports go one way, and the UI libraries stay in the UI.
 
 ``_errors``, ``_settings`` → ``core`` → ``tune`` → ``store`` → ``bench`` → ``io`` → ``ui`` → ``_kernel``
-(the facade) → ``_magic``. Imports inside functions count (they are dependencies all the same).
+(the facade) → ``_magic`` → ``cli`` (the console command) → ``__main__``. Imports inside functions count (they are dependencies all the same).
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ import torch
 import kernelbench
 
 ROOT = Path(kernelbench.__file__).parent
-LAYERS = ["_errors", "_settings", "core", "tune", "store", "bench", "io", "ui", "_kernel", "_magic"]
+# ``server`` (the Jupyter server extension of the Kernel runs panel) reads only the store: it sits
+# right above it, and nothing imports it (test_the_server_extension_stands_alone).
+LAYERS = ["_errors", "_settings", "core", "tune", "store", "server", "bench", "io", "ui", "_kernel", "_magic", "cli",
+          "__main__"]
 UI_ONLY = ("IPython", "ipywidgets", "anywidget", "jupyter_ui_poll")
 
 
@@ -81,7 +84,7 @@ def test_imports_go_one_way() -> None:
 
 
 def test_nothing_below_the_ui_imports_the_ui_the_facade_or_the_magic() -> None:
-    upper = {"kernelbench.ui", "kernelbench._kernel", "kernelbench._magic"}
+    upper = {"kernelbench.ui", "kernelbench._kernel", "kernelbench._magic", "kernelbench.cli"}
     wrong = [f"{m} -> {t}" for m, ts in _graph().items() if (_layer(m) or 99) < LAYERS.index("ui")
              for t in ts if any(t == u or t.startswith(u + ".") for u in upper)]
     assert not wrong, "\n".join(wrong)
@@ -123,6 +126,15 @@ def test_ui_libraries_only_in_the_ui_and_the_magic() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_the_server_extension_stands_alone() -> None:
+    """kernelbench.server: the only module that imports jupyter_server or tornado; none imports it."""
+    importers = [m for m, targets in _graph().items() if "kernelbench.server" in targets]
+    assert not importers, f"{importers} import the server extension"
+    wrong = [f"{_module(p)} imports {t}" for p in SOURCES if _module(p) != "kernelbench.server"
+             for t, _ in _imports(p) if t.split(".")[0] in ("jupyter_server", "tornado")]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_each_layer_states_its_rule() -> None:
     for name in ("core", "tune", "tune/worker", "store", "bench", "io", "ui"):
         doc = ast.get_docstring(ast.parse((ROOT / name / "__init__.py").read_text())) or ""
@@ -154,3 +166,10 @@ def test_a_worker_process_loads_no_store_bench_io_or_ui_module() -> None:
         assert not above, f"a worker loaded {above}"
     finally:
         worker.close()
+
+
+def test_only_the_ray_executor_imports_ray() -> None:
+    """Ray is an optional extra: one module imports it (and kernelbench works without it)."""
+    wrong = [f"{_module(p)} imports {t}" for p in SOURCES for t, _ in _imports(p)
+             if t.split(".")[0] == "ray" and _module(p) != "kernelbench.tune.ray.executor"]
+    assert not wrong, "\n".join(wrong)

@@ -215,7 +215,8 @@ def test_card_and_show_display_code_mapped_to_cell_lines(ip) -> None:
     card, code = htmls
     assert name in card and kernelbench.device_name() in card
     assert "block_sizes" in card  # knobs are known once --args is given
-    assert "_helion_" in code and "cell 5" in code  # `for tile_n in hl.tile(n):` is cell line 5
+    assert "_helion_" in code and ">line 5<" in code  # `for tile_n in hl.tile(n):` is cell line 5
+    assert "# line 5:" in code and "src[" not in code  # origin comments without the temporary file name
 
 
 def test_quiet_shows_nothing(ip) -> None:

@@ -103,7 +103,8 @@ def test_all_wrong_sweep_says_so() -> None:
 def test_no_ref_checks_against_helions_default() -> None:
     result = tiles.scale.tune(x32(), budget=3, seed=5, live=False)
     assert result.info.ref_ms is None
-    assert (result.df["status"] == "ok").all()
+    # Each agrees with the default (slow ones were cut short after a run that agreed too).
+    assert set(result.df["status"]) <= {"ok", "slow"} and result.best is not None
 
 
 def test_failing_candidates_are_results_not_the_end() -> None:
@@ -257,3 +258,123 @@ def test_helion_strategy_in_a_worker_and_stop() -> None:
     result = sweep.run()
     assert result.stopped == "stop" and len(result.candidates) == 2
     assert all(c.status == "ok" for c in result.candidates)
+
+
+# -- interpreter sweeps do useful work: slow candidates cut short, a narrowed space, the time limit --
+
+interpreter_only = pytest.mark.skipif(not kernelbench.is_interpreter(), reason="interpreter sweeps only")
+
+
+def _sleepy_problem(calls: list[float], *, sleep_s: float, best_ms: float | None = None,
+                    deadline: float | None = None) -> Any:
+    """A real evaluation of a plain callable that sleeps each call (a stand-in for a slow config)."""
+    import time
+
+    from kernelbench.core.evaluate import Cutoff, Problem
+
+    x = torch.randn(8, device=DEV)
+
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        calls.append(time.perf_counter())
+        time.sleep(sleep_s)
+        return t * 3
+
+    refs = [x.double() * 3]
+    problem = Problem("sleepy", (x,), [((x,), refs), ((x,), refs)], [x * 3],
+                      cutoff=Cutoff(best_ms=best_ms, deadline=deadline))
+    return fn, problem
+
+
+@interpreter_only
+def test_a_run_over_3x_the_best_ends_the_measurement_as_slow() -> None:
+    from kernelbench.core.evaluate import evaluate
+
+    calls: list[float] = []
+    fn, problem = _sleepy_problem(calls, sleep_s=0.05, best_ms=1.0)  # 50 ms a run, best 1 ms
+    with kernelbench.settings.scope(cpu_reps=5):
+        outcome = evaluate(lambda: fn, problem)
+    assert outcome.status == "slow" and not outcome.correct
+    assert len(calls) == 1  # its first run (over 10x the best) was its last
+    assert outcome.ms is not None and outcome.ms >= 50
+    assert "over 10x the best so far (1 ms)" in (outcome.error or "") and "1 of 2 input set" in (outcome.error or "")
+    # Without a best so far nothing is cut: both checks and all five timed runs.
+    calls.clear()
+    fn, problem = _sleepy_problem(calls, sleep_s=0.01)
+    with kernelbench.settings.scope(cpu_reps=5):
+        assert evaluate(lambda: fn, problem).status == "ok"
+    assert len(calls) == 2 + 5
+
+
+@interpreter_only
+def test_no_run_starts_after_the_deadline() -> None:
+    import time
+
+    from kernelbench.core.evaluate import DeadlinePassed, evaluate
+
+    calls: list[float] = []
+    fn, problem = _sleepy_problem(calls, sleep_s=0.05, deadline=time.perf_counter() + 0.01)
+    with pytest.raises(DeadlinePassed):  # its checks were not done: not a result
+        evaluate(lambda: fn, problem)
+    assert len(calls) == 1
+    # Checks done, then the deadline passes while it is timed: the runs timed so far are its time.
+    calls.clear()
+    fn, problem = _sleepy_problem(calls, sleep_s=0.05)
+    problem.cutoff.deadline = time.perf_counter() + 0.3
+    with kernelbench.settings.scope(cpu_reps=20):
+        outcome = evaluate(lambda: fn, problem)
+    assert outcome.status == "ok" and 2 < len(calls) < 2 + 20
+    assert all(start < problem.cutoff.deadline for start in calls)  # none started after it
+
+
+@interpreter_only
+def test_slow_candidates_are_labelled_in_the_record_the_df_and_the_store() -> None:
+    x = torch.randn(64, 64, device=DEV)
+    # One tile against 256 tiles of 4x4: in the interpreter the second is many times slower.
+    result = tiles.scale.tune(x, ref=lambda t: t * 3, fixed={"block_sizes": [[64, 64], [4, 4]]}, live=False)
+    by_block = dict(zip(result.df["block_sizes"], result.df["status"]))
+    assert by_block == {"[64, 64]": "ok", "[4, 4]": "slow"}
+    slow = next(c for c in result.candidates if c.status == "slow")
+    assert slow.ms is not None and not slow.correct and "best so far" in (slow.error or "")
+    assert result.best is not None and result.best.config.config["block_sizes"] == [64, 64]
+    assert "1 cut short as slow" in result.summary()
+    runs = kernelbench.history()
+    stored = kernelbench.history(int(runs.index[0]))
+    assert sorted(stored["status"]) == ["ok", "slow"]
+    fig = result.figure()
+    assert [t.name for t in fig.data if t.name == "slow" and len(t.x) == 1] == ["slow"]
+
+
+@interpreter_only
+def test_interpreter_space_leaves_out_configs_of_many_tiles(capsys: Any) -> None:
+    from kernelbench.tune.sweep import INTERPRETER_MAX_TILES, TileLimit
+
+    x = torch.randn(64, 64, device=DEV)
+    result = kernelbench.Kernel(tiles.scale.helion_kernel).tune(x, budget=10, seed=4, strategy="random",
+                                                                live=False, store=False)
+    assert "no config of more than 16 tiles" in result.info.narrowed
+    assert "16 tiles" in capsys.readouterr().out  # the text header says so (the dashboard's too)
+    rule = TileLimit(tiles.scale.bind(x))
+    assert rule.tiles(helion_config(block_sizes=[2, 4])) == 512 and not rule(helion_config(block_sizes=[2, 4]))
+    proposed = result.candidates[1:]  # the first is Helion's default, always tried
+    assert len(proposed) == 9 and all(rule.tiles(c.config) <= INTERPRETER_MAX_TILES for c in proposed)
+    # A grid is what the user listed: not narrowed.
+    grid = tiles.scale.tune(x, fixed={"block_sizes": [[64, 64], [8, 8]]}, live=False)
+    assert grid.info.narrowed == "" and len(grid.candidates) == 2
+
+
+def helion_config(**knobs: Any) -> Any:
+    import helion
+
+    return helion.Config(**knobs)
+
+
+@interpreter_only
+def test_time_limit_is_kept_to_within_a_run() -> None:
+    x = torch.randn(16, 16, device=DEV)
+    # One tile, then configs of 128 tiny tiles (a second a run): the limit comes mid-candidate.
+    grid = {"block_sizes": [[16, 16], [1, 2], [2, 1], [1, 4]]}
+    result = tiles.scale.tune(x, ref=lambda t: t * 3, fixed=grid, time_limit=0.5, live=False)
+    assert result.stopped == "time_limit" and 1 <= len(result.candidates) < 4
+    # What is recorded was measured (the slow one cut short after one run); none is half-measured.
+    assert [c.status for c in result.candidates][:2] in (["ok"], ["ok", "slow"])
+    assert all(c.ms is not None for c in result.candidates)

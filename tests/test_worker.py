@@ -221,6 +221,33 @@ def test_float64_references_of_16_bit_outputs_travel_as_float32() -> None:
     assert set(result.df["status"]) == {"wrong"}
 
 
+def test_drawn_check_inputs_travel_as_a_seed_and_are_drawn_again_bit_for_bit() -> None:
+    from kernelbench.core.check import Drawn, fresh_inputs
+    from kernelbench.core.evaluate import Problem
+    from kernelbench.tune.worker.pool import _Pool
+
+    x = torch.randn(64, 64, device=DEV)
+    drawn = fresh_inputs((x,), 7)
+    assert isinstance(drawn, Drawn) and drawn.seed == 7
+    pool = _Pool(recipe_for(tiles.scale), Problem("scale", (x,), [((x,), [x * 3]), (drawn, [drawn[0] * 3])], [x]))
+    assert pool.eval_init["checks"][1]["drawn"] == 7 and "check1_0" not in pool.eval_tensors  # not sent
+    assert "check1_0" in pool.shipped()[1]  # what is sent should a worker draw other bits
+    worker = EvalWorker(pool)
+    try:
+        assert worker.evaluate(0, {"block_sizes": [32, 32]}).status == "ok"  # the worker's draw checks out
+    finally:
+        worker.close()
+    # A set that only claims to be drawn with seed 8 (its bits are seed 7's): the worker's draw does
+    # not match, so the inputs themselves are sent, and the candidate is checked on them.
+    liar = Drawn(drawn, 8)
+    pool = _Pool(recipe_for(tiles.scale), Problem("scale", (x,), [((x,), [x * 3]), (liar, [liar[0] * 3])], [x]))
+    worker = EvalWorker(pool)
+    try:
+        assert worker.evaluate(0, {"block_sizes": [32, 32]}).status == "ok"
+    finally:
+        worker.close()
+
+
 def test_configs_whose_compile_ran_past_the_limit_are_not_proposed_again(capsys: Any) -> None:
     from kernelbench.core.space import config_key
 
@@ -262,6 +289,40 @@ def test_start_workers_ahead_of_the_first_sweep() -> None:
     kernelbench.release_workers()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_sweep_that_ends_before_its_workers_are_up_keeps_them_for_the_next() -> None:
+    """On an H200 a run of 15 s sweeps got no candidate after the first slow one: each sweep ended while
+    its workers were still starting, killed them, and the next started cold. Starting workers and
+    compile workers mid-compile are parked; the next sweep gets candidates from the same processes."""
+
+    kernelbench.release_workers()
+    x = torch.randn(32, 32, device=DEV)
+    with kernelbench.settings.scope(compile_workers=1):
+        first = Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=4, seed=0, time_limit=0.05,
+                      executor=Isolated()).run()
+        assert first.stopped == "time_limit"
+        pids = sorted(_worker_pids())
+        assert len(pids) == 2, "the eval and the compile worker are kept, though neither was up"
+        for pid in pids:
+            os.kill(pid, 0)  # alive
+        second = Sweep(tiles.scale, (torch.randn(16, 16, device=DEV),), ref=lambda t: t * 3, budget=3,
+                       seed=1, executor=Isolated()).run()
+    assert len(second.df) == 3 and set(second.df["status"]) == {"ok"}
+    assert sorted(_worker_pids()) == pids  # the same processes, set up again for the other inputs
+    kernelbench.release_workers()
+
+
+def test_compile_workers_never_hold_the_sweep_up() -> None:
+    """While every compile worker is still starting, the ready eval worker compiles candidates itself."""
+    kernelbench.release_workers()
+    x = torch.randn(32, 32, device=DEV)
+    Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=1, seed=0, executor=Isolated()).run()  # parks an eval worker
+    with kernelbench.settings.scope(compile_workers=2):  # cold: they take seconds to import torch and Helion
+        result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=50, seed=1, time_limit=1.5,
+                       executor=Isolated()).run()
+    kernelbench.release_workers()
+    assert len(result.df) >= 1 and set(result.df["status"]) == {"ok"}
 
 
 def _worker_pids() -> list[int]:

@@ -94,7 +94,8 @@ class Ceilings:
     torch: str
 
     def describe(self) -> str:
-        return f"copy {self.copy_gbps:.0f} GB/s, bf16 matmul {self.matmul_tflops:.0f} TFLOP/s (measured {self.measured[:10]})"
+        return (f"copy {self.copy_gbps:.4g} GB/s, bf16 matmul {self.matmul_tflops:.4g} TFLOP/s "
+                f"(measured {self.measured[:10]})")
 
 
 _CEILINGS: dict[str, Ceilings] = {}
@@ -361,7 +362,7 @@ class BenchReport:
                     cells.append("")
                 elif row.correct:
                     extra = f" · {row.gbps:.4g} GB/s" if row.gbps is not None else ""
-                    extra += f" · {row.pct_of_ceiling:.0f}%" if row.pct_of_ceiling is not None else ""
+                    extra += f" · {row.pct_of_ceiling:.3g}%" if row.pct_of_ceiling is not None else ""
                     cells.append(f"{row.ms:.4g} ms{extra}")
                 else:
                     cells.append(f"<b style='color:{NOT_CORRECT_COLOUR}' title='{html.escape(row.error or '')}'>"
@@ -373,6 +374,52 @@ class BenchReport:
                 f"{''.join(body)}</table></div>")
 
 
+    def to_html(self, path: str | Path, *, plotlyjs: str = "inline") -> Path:
+        """A styled HTML report, as :meth:`SweepResult.to_html <kernelbench.tune.result.SweepResult.to_html>`:
+        the summary, throughput and latency against size, the table of sizes by implementation and
+        the environment. ``plotlyjs="inline"`` (default: plotly.js once, in the file) or ``"cdn"``."""
+        from kernelbench.tune.result import REPORT_PLOTLYJS, facts_table, report_page, versions_text
+
+        if plotlyjs not in REPORT_PLOTLYJS:
+            raise BenchError(f"plotlyjs must be one of {', '.join(map(repr, REPORT_PLOTLYJS))}; got {plotlyjs!r}")
+        path = Path(path)
+        info = self.info
+        ys = [y for y in ("gbps", "ms", "tflops") if y != "tflops" or info.flops_given]
+        charts = []
+        for k, y in enumerate(ys):
+            include: bool | str = (True if plotlyjs == "inline" else "cdn") if k == 0 else False
+            charts.append(f"<div class='chart'>{self.figure(y=y).to_html(full_html=False, include_plotlyjs=include, default_width='100%')}</div>")
+        facts = [("sizes", f"{len(self.sizes_done)} of {len(info.sizes)} done: {', '.join(map(str, info.sizes))}"),
+                 ("implementations", ", ".join(info.impls) + f" (checked against {info.reference})"),
+                 ("ended", f"stopped by {self.stopped} after {self.wall_s:.3g} s"),
+                 ("times", info.timer),
+                 ("ceiling", info.ceilings.describe() if info.ceilings else "none (Triton's interpreter has none)")]
+        head = "".join(f"<th>{html.escape(i)}</th>" for i in info.impls)
+        body = []
+        for index in sorted({r.size_index for r in self.rows}):
+            cells = []
+            for impl in info.impls:
+                row = next((r for r in self.rows if r.size_index == index and r.impl == impl), None)
+                if row is None:
+                    cells.append("")
+                elif row.correct:
+                    cells.append(html.escape(row_text(row).removeprefix(f"{impl} ")))
+                else:
+                    cells.append(f"<span class='st st-wrong' title='{html.escape(row.error or '')}'>{row.status}</span>")
+            body.append(f"<tr><td>{html.escape(str(info.sizes[index]))}</td>"
+                        + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        table = (f"<div class='scroll'><table class='rows'><thead><tr><th>size</th>{head}</tr></thead><tbody>"
+                 + "".join(body) + "</tbody></table></div>")
+        environment = [("device", f"{info.device} · {info.mode}"), ("libraries", versions_text()),
+                       ("kernel", f"{info.kernel} (source {info.source_hash or '?'})"),
+                       ("tuning", str(info.tune) + (f", budget {info.budget}" if info.budget else "")),
+                       ("bytes", info.bytes_label)]
+        sections = [facts_table(facts), *charts, "<h2>Sizes by implementation</h2>", table,
+                    "<h2>Environment</h2>", facts_table(environment)]
+        path.write_text(report_page(f"{info.kernel}: bench report", f"{info.mode} · {info.timer}", sections))
+        return path
+
+
 def row_text(r: BenchRow) -> str:
     if r.status == "ok":
         text = f"{r.impl} {r.ms:.4g} ms"
@@ -381,7 +428,7 @@ def row_text(r: BenchRow) -> str:
         if r.tflops is not None:
             text += f" {r.tflops:.4g} TFLOP/s"
         if r.pct_of_ceiling is not None:
-            text += f" ({r.pct_of_ceiling:.0f}% of ceiling)"
+            text += f" ({r.pct_of_ceiling:.3g}% of ceiling)"
         return text
     return f"{r.impl} {r.status.upper()} ({(r.error or '').splitlines()[0][:100] if r.error else ''})"
 
@@ -428,7 +475,7 @@ def bench_figure(fig: Any, info: BenchInfo, rows: list[BenchRow], *, y: str) -> 
         c = info.ceilings
         if c is not None and y in ("gbps", "tflops"):
             level = c.copy_gbps if y == "gbps" else c.matmul_tflops
-            what = f"copy bandwidth {level:.0f} GB/s" if y == "gbps" else f"bf16 matmul {level:.0f} TFLOP/s"
+            what = f"copy bandwidth {level:.4g} GB/s" if y == "gbps" else f"bf16 matmul {level:.4g} TFLOP/s"
             ends = [_x(info.sizes[0]), _x(info.sizes[-1])]
             if numeric:
                 ends = [min(info.sizes), max(info.sizes)]
@@ -695,7 +742,9 @@ class Bench:
                  natives: list[torch.Tensor], *, poison: bool) -> BenchRow:
         """Check first (outputs poisoned for the kernel); only a correct implementation is timed."""
         problem = Problem(row.impl, args, [(args, refs)], natives, self.rtol, self.atol)
-        outcome = evaluate(lambda: fn, problem, poison=poison, time_wrong=False)
+        # Warmed up at every size before it is timed: a first call that compiles (torch.compile
+        # at a new shape) or sets itself up must not be the time shown for that size.
+        outcome = evaluate(lambda: fn, problem, poison=poison, time_wrong=False, warmup=True)
         if outcome.status == "wrong":
             return dataclasses.replace(row, status="wrong", max_abs_err=outcome.max_abs_err, error=outcome.error)
         if not outcome.correct:

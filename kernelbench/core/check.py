@@ -39,6 +39,7 @@ from kernelbench._errors import CheckError
 
 __all__ = [
     "CheckReport",
+    "Drawn",
     "OutputCheck",
     "check_kernel",
     "check_outputs",
@@ -51,6 +52,7 @@ __all__ = [
     "native_reference",
     "poisoned",
     "reference",
+    "reference_explained",
     "validate_tolerances",
     "warn_loose_tolerances",
     "written_inputs",
@@ -177,6 +179,19 @@ class poisoned(TorchFunctionMode):
 # Inputs and references
 
 
+class Drawn(tuple):  # type: ignore[type-arg]
+    """Arguments :func:`fresh_inputs` drew: a plain tuple that also says how to draw it again
+    (``fresh_inputs(given, drawn.seed)`` on the same given arguments gives the same bits), so a worker
+    process or a Ray actor that holds the given arguments redraws it instead of receiving it."""
+
+    seed: int
+
+    def __new__(cls, values: Sequence[Any], seed: int) -> Drawn:
+        drawn = super().__new__(cls, values)
+        drawn.seed = seed
+        return drawn
+
+
 def fresh_inputs(args: Sequence[Any], seed: int) -> tuple[Any, ...]:
     """New random tensors shaped like ``args`` (same dtype, device, strides).
 
@@ -197,7 +212,7 @@ def fresh_inputs(args: Sequence[Any], seed: int) -> tuple[Any, ...]:
             out.append(_fresh_tensor(arg.detach(), g))
         else:
             out.append(arg)
-    return tuple(out)
+    return Drawn(out, seed)
 
 
 def _fresh_tensor(arg: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -327,15 +342,33 @@ def native_reference(ref: Callable[..., Any], args: Sequence[Any]) -> list[torch
 
 def reference(ref: Callable[..., Any], args: Sequence[Any]) -> tuple[list[torch.Tensor], str]:
     """The reference's outputs computed in float64 where it can be; also says which precision."""
-    if any(isinstance(a, torch.Tensor) and a.dtype.is_floating_point for a in args):
+    outs, precision, _why = reference_explained(ref, args)
+    return outs, precision
+
+
+def reference_explained(ref: Callable[..., Any], args: Sequence[Any]) -> tuple[list[torch.Tensor], str, str]:
+    """As :func:`reference`, and why the reference did not run (all) in float64: ``""`` when it did."""
+    floats = sorted({str(a.dtype).removeprefix("torch.") for a in args
+                     if isinstance(a, torch.Tensor) and a.dtype.is_floating_point})
+    if floats:
         try:
             with torch.no_grad():
-                return flatten_outputs(ref(*_upcast(args)), "the reference"), "float64"
+                outs = flatten_outputs(ref(*_upcast(args)), "the reference")
         except CheckError:
             raise
-        except Exception:  # noqa: BLE001 - ops without float64 support fall back to the inputs' dtype
-            pass
-    return native_reference(ref, args), "native"
+        except Exception as error:  # noqa: BLE001 - ops without float64 support fall back to the inputs' dtype
+            text = str(error).strip().splitlines()
+            why = (f"{'/'.join(floats)}, not float64: in float64 it raised {type(error).__name__}"
+                   f"{': ' + text[0][:160] if text else ''}")
+        else:
+            narrow = sorted({str(o.dtype).removeprefix("torch.") for o in outs
+                             if o.dtype.is_floating_point and o.dtype != torch.float64})
+            why = (f"float64 inputs, but its outputs came back as {'/'.join(narrow)}: it computes in a narrower "
+                   "dtype inside" if narrow else "")
+            return outs, "float64", why
+    else:
+        why = "the arguments' own dtypes, not float64: no floating-point argument to run in float64"
+    return native_reference(ref, args), "native", why
 
 
 # --------------------------------------------------------------------------------------------------
@@ -365,6 +398,12 @@ class OutputCheck:
     computed_nan: int = 0  # NaN the kernel computed where the reference has a number
     finite: int = -1  # elements where both are finite: what the error statistics cover
     numel: int = -1
+    ref_rms: float = 1.0  # rms of the finite reference: atol is in these units
+
+    @property
+    def tolerance(self) -> str:
+        """``rtol 0.016, atol 0.016 × rms(ref) 1.02``: what an element is allowed (module docstring)."""
+        return f"rtol {self.rtol:g}, atol {self.atol:g} × rms(ref) {self.ref_rms:.3g}"
 
     @property
     def coverage(self) -> str:
@@ -425,7 +464,13 @@ def compare(
         computed_nan=computed_nan,
         finite=int(finite.sum()),
         numel=o.numel(),
+        ref_rms=scale,
     )
+
+
+def percent(fraction: float) -> str:
+    """A fraction as a percentage to 3 significant figures: ``0.0061%``, never ``0.00%``."""
+    return f"{100 * fraction:.3g}%"
 
 
 def check_outputs(
@@ -445,7 +490,7 @@ def check_outputs(
         worst["max_rel_err"] = max(worst.get("max_rel_err", 0.0), c.max_rel_err)
         worst["rel_l2"] = max(worst.get("rel_l2", 0.0), c.rel_l2)
         if not c.passed and failure is None:
-            failure = (f"output {i}: {c.mismatch_fraction:.2%} mismatched, max abs {c.max_abs_err:.3g}"
+            failure = (f"output {i}: {percent(c.mismatch_fraction)} mismatched, max abs {c.max_abs_err:.3g}"
                        + (f" {c.coverage}" if c.finite < c.numel else "")
                        + (f", {c.unwritten} unwritten" if c.unwritten else "")
                        + (f", {c.computed_nan} computed NaN" if c.computed_nan else ""))
@@ -487,6 +532,14 @@ class TrialCheck:
     #: Input arguments the kernel modified (it ran on copies) and those the reference modified.
     wrote_inputs: list[int] = dataclasses.field(default_factory=list)
     reference_wrote: list[int] = dataclasses.field(default_factory=list)
+    #: Why the reference did not run (all) in float64; ``""`` when it did.
+    reference_note: str = ""
+
+    @property
+    def reference_text(self) -> str:
+        """The precision the reference ran in, and why when it is not float64."""
+        return self.reference_note or ("float64" if self.reference_precision == "float64"
+                                       else f"{self.reference_precision}, not float64")
 
     @property
     def bad_writes(self) -> list[int]:
@@ -535,6 +588,11 @@ class CheckReport:
     def worst_rel_l2(self) -> float:
         return max((o.rel_l2 for t in self.trials for o in t.outputs), default=0.0)
 
+    @property
+    def reference_precision(self) -> str:
+        """The precision the reference ran in (every distinct one over the trials), and why when not float64."""
+        return "; ".join(dict.fromkeys(t.reference_text for t in self.trials))
+
     def _first_failure(self) -> tuple[TrialCheck, OutputCheck] | None:
         for t in self.trials:
             for o in t.outputs:
@@ -544,17 +602,18 @@ class CheckReport:
 
     def __repr__(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        lines = [f"CheckReport({self.kernel}: {verdict}, {len(self.trials)} trial(s))"]
+        lines = [f"CheckReport({self.kernel}: {verdict}, {len(self.trials)} trial(s); reference in "
+                 f"{self.reference_precision})"]
         for t in self.trials:
             for o in t.outputs:
                 lines.append(
                     f"  trial {t.trial} [{t.inputs}] out{o.index} {o.dtype}{list(o.shape)}: "
                     f"{'ok' if o.passed else 'MISMATCH'} max_abs={o.max_abs_err:.3g} "
-                    f"max_rel={o.max_rel_err:.3g} mismatched={o.mismatch_fraction:.2%} "
+                    f"max_rel={o.max_rel_err:.3g} mismatched={percent(o.mismatch_fraction)} "
                     f"rel_l2={o.rel_l2:.3g}" + (f" unwritten={o.unwritten}" if o.unwritten else "")
                     + (f" computed_nan={o.computed_nan}" if o.computed_nan else "")
                     + (f" stats {o.coverage}" if 0 <= o.finite < o.numel else "")
-                    + f" rtol={o.rtol:g} atol={o.atol:g}"
+                    + f" rtol={o.rtol:g} atol={o.atol:g}x rms(ref)={o.ref_rms:.3g}"
                 )
             if t.wrote_inputs:
                 lines.append(f"  trial {t.trial}: {'WROTE INPUT: ' if t.bad_writes else ''}{t.write_note()}")
@@ -571,12 +630,14 @@ class CheckReport:
         parts = [
             '<div class="kb-check" style="font-family:var(--jp-ui-font-family,sans-serif);font-size:13px">',
             f'<b style="color:{colour}">{verdict}</b> <code>{html.escape(self.kernel)}</code> '
-            f"against the reference, {len(self.trials)} trial(s)",
+            f"against the reference, {len(self.trials)} trial(s); reference in "
+            f"{html.escape(self.reference_precision)}",
             '<table style="border-collapse:collapse;margin-top:4px"><tr>'
             + "".join(
                 f'<th style="text-align:left;padding:2px 8px">{h}</th>'
                 for h in ("trial", "inputs", "output", "result", "max abs", "max rel", "mismatched",
-                          "‖out−ref‖/‖ref‖", "stats over", "unwritten", "computed NaN", "rtol/atol")
+                          "‖out−ref‖/‖ref‖", "stats over", "unwritten", "computed NaN",
+                          "tolerance (atol × rms(ref))")
             )
             + "</tr>",
         ]
@@ -584,10 +645,13 @@ class CheckReport:
             for o in t.outputs:
                 ok = "ok" if o.passed else f'<b style="color:{colour}">mismatch</b>'
                 cells = (t.trial, html.escape(t.inputs), f"{o.index}: {o.dtype}{list(o.shape)}", ok,
-                         f"{o.max_abs_err:.3g}", f"{o.max_rel_err:.3g}", f"{o.mismatch_fraction:.2%}",
+                         f"{o.max_abs_err:.3g}", f"{o.max_rel_err:.3g}", percent(o.mismatch_fraction),
                          f"{o.rel_l2:.3g}", html.escape(o.coverage) if o.finite >= 0 else "",
-                         o.unwritten, o.computed_nan, f"{o.rtol:g}/{o.atol:g}")
-                parts.append("<tr>" + "".join(f'<td style="padding:2px 8px">{c}</td>' for c in cells) + "</tr>")
+                         o.unwritten, o.computed_nan, html.escape(o.tolerance))
+                # Every cell but "stats over" on one line: an output's dtype and shape read as one token.
+                parts.append("<tr>" + "".join(
+                    f'<td style="padding:2px 8px{"" if k == 8 else ";white-space:nowrap"}">{c}</td>'
+                    for k, c in enumerate(cells)) + "</tr>")
             if t.wrote_inputs:
                 note = html.escape(t.write_note())
                 if t.bad_writes:
@@ -668,7 +732,7 @@ def check_kernel(
             outs = flatten_outputs(fn(*run_args), kernel.name)
         wrote = written_inputs(trial_args, run_args)
         ref_args = copy_args(trial_args)
-        refs, precision = reference(ref, ref_args)
+        refs, precision, precision_note = reference_explained(ref, ref_args)
         if precision == "native":
             natives = refs
         else:
@@ -682,6 +746,7 @@ def check_kernel(
             trial=trial,
             inputs=origin,
             reference_precision=precision,
+            reference_note=precision_note,
             outputs=[compare(o, r, index=i, rtol=rtol, atol=atol) for i, (o, r) in enumerate(zip(outs, refs))],
             wrote_inputs=wrote,
             reference_wrote=ref_wrote,

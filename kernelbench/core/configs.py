@@ -96,21 +96,31 @@ def signature_of(args: Sequence[Any]) -> Signature:
 
 
 def decorator_text(config: helion.Config) -> str:
-    """``@helion.kernel(config=helion.Config(...))`` to paste into a ``.py`` file."""
-    return f"@helion.kernel(config={config_source(config)})"
+    """``@helion.kernel(config=helion.Config(...))`` to paste into a ``.py`` file, one knob per line
+    (so it reads and copies whole however narrow the page), from the same validated literals as
+    :func:`config_source`."""
+    parts = _knob_sources(config)
+    if not parts:
+        return "@helion.kernel(config=helion.Config())"
+    return "@helion.kernel(config=helion.Config(\n" + "".join(f"    {part},\n" for part in parts) + "))"
 
 
 def config_source(config: helion.Config) -> str:
     """``helion.Config(...)`` as Python source, written from the knobs as literals (never from the
     config's own ``str``, which writes keys unquoted): a knob name must be an identifier and a value
     a plain literal, so no config can carry code into a file that will be imported."""
+    return f"helion.Config({', '.join(_knob_sources(config))})"
+
+
+def _knob_sources(config: helion.Config) -> list[str]:
+    """``name=literal`` for each knob, sorted by name (see :func:`config_source`)."""
     parts = []
     for key, value in sorted(config.config.items()):
         if not _is_knob_name(key):
             raise ConfigError(f"config key {key!r} is not a knob name (knob names are Python identifiers, "
                               "e.g. block_sizes); remove it from the config")
         parts.append(f"{key}={_literal(key, value)}")
-    return f"helion.Config({', '.join(parts)})"
+    return parts
 
 
 def _literal(key: str, value: Any) -> str:

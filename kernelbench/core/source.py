@@ -4,24 +4,85 @@ Line numbers everywhere are the ones the user sees: in a cell, line 1 is the ``%
 body is compiled with one blank line in front of it. The source goes into ``linecache`` so that
 ``inspect`` (and therefore Helion) can read it back, and the kernel's globals are the namespace it was
 defined in (the notebook's), so it reads notebook constants and helpers as they are when it compiles.
+
+While Helion compiles a kernel whose globals are an IPython user namespace, two kinds of names are
+taken out of that namespace (:func:`notebook_names_hidden`): IPython's own history names (``_``,
+``_3``, ``In``, ``Out``, ...), and notebook globals that the kernel binds as locals (Python never reads
+a local from the globals, but Helion's type propagation does, and then calls ``acc = ...`` in a tile
+loop "modifying host variable ``acc``" because the notebook has an ``acc``). Everything else stays the
+live notebook namespace.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import linecache
 import os
+import re
 import sys
 import traceback
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import helion
 
 from kernelbench._errors import KernelDefinitionError
 
-__all__ = ["cache_source", "define", "format_located_error", "helion_error_to_definition_error"]
+__all__ = [
+    "cache_source",
+    "define",
+    "format_located_error",
+    "helion_error_to_definition_error",
+    "is_ipython_namespace",
+    "notebook_names_hidden",
+]
+
+#: IPython's output-history and shell names in a user namespace (``InteractiveShell.init_user_ns``,
+#: ``DisplayHook.update_user_ns``, ``HistoryManager``); ``_N`` and ``_iN`` are numbered cells.
+IPYTHON_NAMES = frozenset(
+    {"_", "__", "___", "_i", "_ii", "_iii", "_ih", "_oh", "_dh", "In", "Out", "exit", "quit", "get_ipython"}
+)
+_IPYTHON_NUMBERED = re.compile(r"_i?[0-9]+")
+
+
+def is_ipython_name(name: str) -> bool:
+    """True for the names IPython itself keeps in a user namespace (see :data:`IPYTHON_NAMES`)."""
+    return name in IPYTHON_NAMES or _IPYTHON_NUMBERED.fullmatch(name) is not None
+
+
+def is_ipython_namespace(namespace: dict[str, Any]) -> bool:
+    """True for an IPython shell's user namespace: IPython binds ``In`` and ``_ih`` to one list."""
+    history = namespace.get("_ih")
+    return isinstance(history, list) and namespace.get("In") is history
+
+
+def _names_to_hide(fn: types.FunctionType) -> list[str]:
+    namespace = fn.__globals__
+    code = fn.__code__
+    local = [n for n in (*code.co_varnames, *code.co_cellvars) if n in namespace]
+    history = [n for n in code.co_names if is_ipython_name(n) and n in namespace]
+    return list(dict.fromkeys(local + history))
+
+
+@contextlib.contextmanager
+def notebook_names_hidden(fn: Callable[..., Any]) -> Iterator[None]:
+    """While Helion compiles ``fn``: if its globals are an IPython user namespace, take out the
+    IPython names it mentions and the notebook globals it binds as locals (see the module's
+    docstring); put them back after. Any other namespace is left alone (a module's globals are
+    Helion's to read as Helion does)."""
+    if not isinstance(fn, types.FunctionType) or not is_ipython_namespace(fn.__globals__):
+        yield
+        return
+    namespace = fn.__globals__
+    hidden = {name: namespace.pop(name) for name in _names_to_hide(fn)}
+    try:
+        yield
+    finally:
+        for name, value in hidden.items():
+            namespace.setdefault(name, value)  # a value written meanwhile (a subshell's output) wins
 
 
 def cache_source(source: str, filename: str) -> None:

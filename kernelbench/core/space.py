@@ -1,7 +1,10 @@
 """The config space of one kernel for one set of arguments: Helion's ``ConfigSpec``, our rules.
 
-``fixed`` pins knobs (``{"num_warps": 4}``) or restricts them to a list of choices
-(``{"num_warps": [4, 8]}``). Helion draws its random values from the global ``random`` module; we
+The space is the one the kernel's author declared: the decorator's
+``@helion.kernel(autotune_config_overrides={...})`` pins knobs for every sweep (as they do for
+Helion's own autotuner). ``fixed`` narrows it further: it pins knobs (``{"num_warps": 4}``) or
+restricts them to a list of choices (``{"num_warps": [4, 8]}``); a ``fixed`` that contradicts an
+override of the author's is an error. Helion draws its random values from the global ``random`` module; we
 run it on our own seeded state so a seed makes a sweep reproducible without touching the user's.
 """
 
@@ -24,6 +27,11 @@ __all__ = ["ConfigSpace", "config_key"]
 def config_key(config: helion.Config) -> str:
     """A canonical text for a config, to tell configs apart."""
     return json.dumps(dict(config.config), sort_keys=True, default=str)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, as Helion's configs hold them, so that equal values compare equal."""
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 class ConfigSpace:
@@ -51,12 +59,38 @@ class ConfigSpace:
         for name, values in self.choices.items():
             for value in values:
                 self._check_type(name, value)
+        #: The decorator's ``autotune_config_overrides`` for knobs these arguments have.
+        self.author = self._author_overrides(bound)
+        self._apply_author()
         try:
             self.generator = self.spec.create_config_generation(overrides=self.pinned or None)
         except Exception as error:  # noqa: BLE001 - Helion validates overrides with many error types
             raise SweepError(f"fixed={self.pinned} does not fit this kernel: {error}") from None
         self._rng_state = random.Random(seed).getstate()
         self._default = self._validated(self._restricted(self.default_helion, first_choice=True), "default")
+
+    def _author_overrides(self, bound: Any) -> dict[str, Any]:
+        overrides = bound.settings.autotune_config_overrides
+        if not isinstance(overrides, Mapping):  # CuTe's structural configs: not ours to read
+            return {}
+        return {k: _plain(v) for k, v in overrides.items() if k in self.knobs}
+
+    def _apply_author(self) -> None:
+        """The author's overrides become pins; ``fixed`` may repeat them, never contradict them."""
+        for name, value in self.author.items():
+            if name in self.pinned and _plain(self.pinned[name]) != value:
+                given = self.pinned[name]
+            elif name in self.choices and value not in [_plain(v) for v in self.choices[name]]:
+                given = self.choices[name]
+            else:
+                self.choices.pop(name, None)
+                self.pinned[name] = value
+                continue
+            raise SweepError(
+                f"fixed[{name!r}] = {given!r} contradicts the kernel's own "
+                f"@helion.kernel(autotune_config_overrides={{{name!r}: {value!r}}}); drop {name!r} from "
+                "fixed (the sweep keeps the author's value), or change the decorator's override"
+            )
 
     def _check_type(self, name: str, value: Any) -> None:
         """A knob's value must look like Helion's default for it (type, and length for lists)."""
@@ -112,6 +146,11 @@ class ConfigSpace:
         except Exception as error:  # noqa: BLE001
             raise SweepError(f"the {what} config {dict(config.config)} is not valid here: {error}") from None
         return config
+
+    def restrict(self, config: helion.Config) -> helion.Config:
+        """``config`` with the pinned knobs set and each listed knob inside its list (a start point
+        from the run store or the decorator's ``configs=`` is measured inside the space)."""
+        return self._restricted(config, first_choice=True)
 
     def default(self) -> helion.Config:
         """Helion's default config with ``fixed`` applied."""

@@ -27,6 +27,7 @@ _RUN_COLUMNS = {
     "strategy": "strategy",
     "seed": "seed",
     "device": "device",
+    "origin": "origin",
     "signature": "signature",
     "source_hash": "source_hash",
     "timer": "timer",
@@ -44,9 +45,9 @@ def history(kernel: str | KernelTarget | int | None = None, *, store: RunStore |
     runs of one kernel (by name, across edits of its source), ``history(run_id)`` one run's candidates.
 
     Runs have one row each (``run_id`` index): kernel, start and end, how it stopped (empty if the
-    process died mid-run; ``error`` with its message in ``error``), candidates and correct ones, best ms, strategy, seed, device, signature,
-    source hash and library versions. Candidates have their knobs as columns, then status, ms,
-    compile time, errors and the config as Helion JSON.
+    process died mid-run; ``error`` with its message in ``error``), candidates and correct ones, best ms, strategy, seed, device,
+    the notebook or script it came from (``origin``), signature, source hash and library versions.
+    Candidates have their knobs as columns, then status, ms, compile time, errors and the config as Helion JSON.
     """
     import pandas as pd
 

@@ -23,8 +23,10 @@ import functools
 import importlib.metadata
 import json
 import os
+import socket
 import sqlite3
 import stat
+import sys
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -62,7 +64,11 @@ STORE_FILENAME = "runs.sqlite"
 BUSY_TIMEOUT_S = 30.0
 #: 2: ``candidates.timed_out`` (the phase a timeout ran past; version 1 only said so in its message).
 #: 3: ``runs.error`` (why a run stopped with ``stopped = 'error'``), and ``application_id`` set.
-SCHEMA_VERSION = 3
+#: 4: ``runs.origin`` (the notebook or script a run came from), ``host`` and ``pid`` (so a reader can
+#: tell a running run from one whose process died), ``bytes`` and ``flops`` (for its throughput).
+#: 5: per candidate, its resources on the sweep's GPU target (``gpu_target``, ``registers``, ``spill_stores``,
+#: ``spill_loads``, ``shared_mem``, ``local_mem``, ``occupancy``, ``blocks_per_sm``; ``kernelbench.core.lowering``).
+SCHEMA_VERSION = 5
 #: ``PRAGMA application_id`` of every kernelbench store ("KBRS"); files of schema 1 and 2 have 0.
 APPLICATION_ID = 0x4B425253
 _TABLES = frozenset({"runs", "candidates"})
@@ -121,8 +127,40 @@ _MIGRATE_2_TO_3 = """
 ALTER TABLE runs ADD COLUMN error TEXT;
 """
 
+#: Schema 3 -> 4 (for a new store too: ``_SCHEMA`` is schema 3): where a run came from, which process
+#: ran it, and its bytes and flops per call.
+_MIGRATE_3_TO_4 = """
+ALTER TABLE runs ADD COLUMN origin TEXT;
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN bytes INTEGER;
+ALTER TABLE runs ADD COLUMN flops REAL;
+"""
+
+#: Schema 4 -> 5: each candidate's resources on the sweep's GPU target (NULL when it had none).
+_MIGRATE_4_TO_5 = """
+ALTER TABLE candidates ADD COLUMN gpu_target TEXT;
+ALTER TABLE candidates ADD COLUMN registers INTEGER;
+ALTER TABLE candidates ADD COLUMN spill_stores INTEGER;
+ALTER TABLE candidates ADD COLUMN spill_loads INTEGER;
+ALTER TABLE candidates ADD COLUMN shared_mem INTEGER;
+ALTER TABLE candidates ADD COLUMN local_mem INTEGER;
+ALTER TABLE candidates ADD COLUMN occupancy REAL;
+ALTER TABLE candidates ADD COLUMN blocks_per_sm INTEGER;
+"""
+
 #: The scripts that bring a store of each older version up to SCHEMA_VERSION, chained.
-_MIGRATIONS = {0: _SCHEMA, 1: _MIGRATE_1_TO_2 + _MIGRATE_2_TO_3, 2: _MIGRATE_2_TO_3}
+_MIGRATIONS = {0: _SCHEMA + _MIGRATE_3_TO_4 + _MIGRATE_4_TO_5,
+               1: _MIGRATE_1_TO_2 + _MIGRATE_2_TO_3 + _MIGRATE_3_TO_4 + _MIGRATE_4_TO_5,
+               2: _MIGRATE_2_TO_3 + _MIGRATE_3_TO_4 + _MIGRATE_4_TO_5, 3: _MIGRATE_3_TO_4 + _MIGRATE_4_TO_5,
+               4: _MIGRATE_4_TO_5}
+
+
+def _resource_values(resources: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The candidate's resource columns (schema 5), in the order of the INSERT."""
+    found = resources or {}
+    return (found.get("target"), *(found.get(k) for k in ("registers", "spill_stores", "spill_loads", "shared_mem",
+                                                            "local_mem", "occupancy", "blocks_per_sm")))
 
 
 def _writable(path: Path) -> bool:
@@ -142,6 +180,18 @@ _GENERATION = [0]
 def generation() -> int:
     """A number that changes whenever a run store of this process may know a better config."""
     return _GENERATION[0]
+
+
+def origin() -> str | None:
+    """The notebook or script this process runs: Jupyter tells a kernel its notebook's path
+    (``JPY_SESSION_NAME``); a script is ``sys.argv[0]``; ``None`` for a bare interpreter."""
+    session = os.environ.get("JPY_SESSION_NAME")
+    if session:
+        return session
+    script = sys.argv[0] if sys.argv else ""
+    if not script or script == "-c" or script.endswith("ipykernel_launcher.py"):
+        return None
+    return os.path.abspath(script)
 
 
 def _now() -> str:
@@ -452,21 +502,23 @@ class SQLiteStore(RunStore):
         v = versions()
         return self._write(
             "INSERT INTO runs (kernel, source_hash, signature, device, torch_version, triton_version, "
-            "helion_version, strategy, seed, budget, time_limit, knobs, timer, ref_ms, started) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "helion_version, strategy, seed, budget, time_limit, knobs, timer, ref_ms, started, origin, host, "
+            "pid, bytes, flops) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (info.kernel, info.source_hash, signature_key(info.signature), info.mode, v["torch"], v["triton"],
              v["helion"], info.strategy, info.seed, info.budget, info.time_limit, json.dumps(info.knobs),
-             info.timer, info.ref_ms, _now()),
+             info.timer, info.ref_ms, _now(), origin(), socket.gethostname(), os.getpid(), info.bytes,
+             info.flops),
         )
 
     def record_candidate(self, run_id: int, candidate: Candidate) -> None:
         c = candidate
         self._write(
             "INSERT OR REPLACE INTO candidates (run_id, idx, config, status, ms, compile_s, max_abs_err, "
-            "max_rel_err, rel_l2, error, finished_s, recorded, timed_out) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "max_rel_err, rel_l2, error, finished_s, recorded, timed_out, gpu_target, registers, spill_stores, "
+            "spill_loads, shared_mem, local_mem, occupancy, blocks_per_sm) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, c.index, c.config.to_json(), c.status, c.ms, c.compile_s, c.max_abs_err, c.max_rel_err,
-             c.rel_l2, c.error, c.finished_s, _now(), c.timed_out),
+             c.rel_l2, c.error, c.finished_s, _now(), c.timed_out, *_resource_values(c.resources)),
         )
         if c.status == "ok":
             _GENERATION[0] += 1

@@ -10,6 +10,8 @@ from kernelbench.tune.records import STATUS_COLOURS, STATUSES, Candidate, SweepI
 __all__ = ["best_so_far", "latency_figure", "status_points", "x_values"]
 
 _FAILED_Y_FACTOR = 1.5  # failures have no latency: draw them just above the slowest measured one
+MEASURED = ("ok", "wrong", "slow")  # statuses drawn at their own latency
+_SYMBOLS = {"ok": "circle", "slow": "triangle-up"}  # slow: one run, cut short (at least this slow)
 
 
 def x_values(candidates: list[Candidate], x: str) -> list[Any]:
@@ -17,7 +19,8 @@ def x_values(candidates: list[Candidate], x: str) -> list[Any]:
         return [c.index for c in candidates]
     out = []
     for c in candidates:
-        v = c.config.config.get(x)
+        # a knob, or a resource on the sweep's GPU target (registers, occupancy...: lowering.RESOURCE_COLUMNS)
+        v = c.config.config.get(x) if x in c.config.config else (c.resources or {}).get(x)
         out.append(str(v) if isinstance(v, (list, dict)) else v)
     return out
 
@@ -27,7 +30,7 @@ def status_points(candidates: list[Candidate], x: str, status: str) -> tuple[lis
     measured = [c.ms for c in candidates if c.ms]
     ceiling = max(measured) * _FAILED_Y_FACTOR if measured else 1.0
     chosen = [c for c in candidates if c.status == status]
-    ys = [c.ms if (c.ms and status in ("ok", "wrong")) else ceiling for c in chosen]
+    ys = [c.ms if (c.ms and status in MEASURED) else ceiling for c in chosen]
     texts = [
         f"#{c.index} {c.status}" + (f" {c.ms:.4g} ms" if c.ms else "") + (f"<br>{c.error[:120]}" if c.error else "")
         + "<br>" + ", ".join(f"{k}={v}" for k, v in c.config.config.items())
@@ -55,7 +58,7 @@ def latency_figure(fig: Any, info: SweepInfo, *, x: str, candidates: list[Candid
             xs, ys, texts = status_points(candidates, x, status)
             fig.add_scatter(x=xs, y=ys, mode="markers", name=status, hovertext=texts, hoverinfo="text",
                             marker={"color": STATUS_COLOURS[status], "size": 8,
-                                    "symbol": "circle" if status == "ok" else "x"})
+                                    "symbol": _SYMBOLS.get(status, "x")})
         bx, by = best_so_far(candidates) if x == "index" else ([], [])
         fig.add_scatter(x=bx, y=by, mode="lines", name="best so far", line={"shape": "hv", "color": "#2ca02c"},
                         visible=x == "index")

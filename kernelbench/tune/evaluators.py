@@ -13,8 +13,10 @@ An :class:`Executor` makes a sweep's evaluator (Helion's ``BenchmarkProvider`` i
 * ``kernelbench.tune.worker.Isolated`` in worker processes with time limits (the GPU default: a
   crash or a hang is a result, and the notebook's CUDA context survives).
 
-A new place (a Ray actor pool) implements :class:`Executor` and :class:`Evaluator`; nothing else in
-the sweep changes.
+* ``kernelbench.tune.ray.RayExecutor`` on Ray actors, one per GPU (candidates evaluated side by side,
+  results handed back in the order they finish).
+
+A new place implements :class:`Executor` and :class:`Evaluator`; nothing else in the sweep changes.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class Evaluator(abc.ABC):
         if ticket in self._submitted:
             self._submitted.remove(ticket)
 
+    def cancel(self) -> None:  # noqa: B027 - optional: most evaluators never wait long
+        """Stop waiting: :meth:`next_ready` returns ``None`` from now on (another thread may call this)."""
+
     def close(self) -> None:  # noqa: B027 - optional: most evaluators hold nothing
         """Free what the evaluator holds (processes, actors). Called once, when the sweep ends."""
 
@@ -70,6 +75,9 @@ class Executor(Protocol):
     """Makes the evaluator of one sweep: ``target`` bound as ``bound`` is checked on ``problem``."""
 
     name: str
+    #: Several sweeps may use it at once (``tune_many`` runs them side by side): a Ray actor pool
+    #: can; this process, or its one eval worker, cannot.
+    concurrent: bool
 
     def evaluator(self, target: KernelTarget, bound: Any, problem: Problem) -> Evaluator: ...
 
@@ -91,6 +99,7 @@ class InProcess:
     """Evaluate candidates in this process (no time limits: a hanging candidate hangs the sweep)."""
 
     name = "in-process"
+    concurrent = False
 
     def evaluator(self, target: KernelTarget, bound: Any, problem: Problem) -> Evaluator:
         return InProcessEvaluator(bound, problem)

@@ -9,14 +9,16 @@ import helion
 
 from kernelbench.core.evaluate import STATUSES, Outcome, Phase, Status
 
-__all__ = ["STATUSES", "STATUS_COLOURS", "Candidate", "SweepInfo", "skipped_note"]
+__all__ = ["STATUSES", "STATUS_COLOURS", "Candidate", "SweepInfo", "screened_note", "skipped_note"]
 
 STATUS_COLOURS = {
     "ok": "#1f77b4",
     "wrong": "#d62728",
+    "slow": "#9ecae1",  # measured, then cut short: over 3x the best so far (interpreter sweeps)
     "compile_error": "#7f7f7f",
     "runtime_error": "#ff7f0e",
     "timeout": "#9467bd",
+    "screened": "#bcbd22",  # rejected before timing: cannot launch on the GPU target, or spills
 }
 
 
@@ -35,6 +37,9 @@ class Candidate:
     error: str | None = None
     finished_s: float = 0.0  # seconds since the sweep started
     timed_out: Phase | None = None  # for a timeout: the phase that ran past its limit
+    #: Registers, spills, shared memory, occupancy on the sweep's GPU target (``kernelbench.core.lowering``),
+    #: or ``{"target", "error"}`` when it does not compile for it; ``None`` when the sweep has no target.
+    resources: dict[str, Any] | None = None
 
     @classmethod
     def from_outcome(cls, index: int, config: helion.Config, outcome: Outcome) -> Candidate:
@@ -75,13 +80,35 @@ class SweepInfo:
     source_hash: str = ""
     interpreter: bool = False
     skipped: int = 0  # configs not tried: their compile ran past the limit in an earlier sweep
+    #: Helion's default config's knobs (what a view names a candidate's knobs against).
+    default: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The most candidates the sweep can try: the budget, or fewer when the space (a grid) is smaller;
+    #: None with a time limit only.
+    planned: int | None = None
+    #: What the sweep leaves out of the space and why ('' if nothing): the interpreter's tile limit.
+    narrowed: str = ""
+    #: The GPU target candidates' resources are recorded for ('' if none) and the screen applied
+    #: before timing (False, True: cannot launch, "spills": also spilling).
+    gpu_target: str = ""
+    screen: bool | str = False
 
 
 def skipped_note(info: SweepInfo) -> str:
-    """Says which configs a sweep leaves out, if any ('' if none)."""
-    if not info.skipped:
-        return ""
-    return (f"{info.skipped} config(s) skipped: their compile ran past settings.compile_timeout_s "
-            "before (raise it to try them again)")
+    """Says which configs a sweep leaves out, if any ('' if none): those whose compile ran past the
+    limit before, and the interpreter's narrowing (:attr:`SweepInfo.narrowed`)."""
+    notes = [info.narrowed] if info.narrowed else []
+    if info.skipped:
+        notes.append(f"{info.skipped} config(s) skipped: their compile ran past settings.compile_timeout_s "
+                     "before (raise it to try them again)")
+    if info.screen:
+        what = "cannot launch or spill" if info.screen == "spills" else "cannot launch"
+        notes.append(f"screening for {info.gpu_target}: configs that {what} there are not timed (status screened)")
+    return "; ".join(notes)
+
+
+def screened_note(candidates: list[Candidate]) -> str:
+    """How many candidates the screen rejected so far ('' if none)."""
+    n = sum(c.status == "screened" for c in candidates)
+    return f"{n} screened" if n else ""
 
 

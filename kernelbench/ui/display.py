@@ -10,13 +10,17 @@ import re
 from typing import TYPE_CHECKING
 
 from kernelbench.core.device import DEVICE, device_name, is_interpreter
+from kernelbench.core.tracemap import origin_lines
 
 if TYPE_CHECKING:
     import helion
 
-__all__ = ["code_view_html", "kernel_card_html", "source_map"]
+__all__ = ["code_view_html", "kernel_card_html", "place", "readable_origins", "source_map"]
 
-_ORIGIN = re.compile(r"^\s*# src\[(?P<file>[^\]]*?):(?P<start>\d+)(?:-(?P<end>\d+))?\]:")
+source_map = origin_lines  # for each Triton line, the cell line it came from
+# Helion's origin comment names the file the source came from: for a cell, a temporary name
+# (``<ipython-input-0-6086a53d46a0>``, ``358979685.py``) that means nothing to the reader.
+_ORIGIN_SUB = re.compile(r"# src\[[^\]]*?:(?P<start>\d+)(?:-(?P<end>\d+))?\]:")
 
 _CARD_STYLE = (
     "border:1px solid var(--jp-border-color1,#ccc);border-radius:6px;padding:6px 10px;"
@@ -24,9 +28,14 @@ _CARD_STYLE = (
 )
 
 
+def place(device: str, mode: str) -> str:
+    """Where kernels run, naming the device once: ``Triton interpreter (CPU)`` (not ``cpu ·
+    Triton interpreter (CPU)``), ``cuda · NVIDIA H200``."""
+    return mode if device.lower() in mode.lower() else f"{device} · {mode}"
+
+
 def kernel_card_html(name: str, knobs: list[str], pinned_config: helion.Config | None) -> str:
-    """The compact card a ``%%kernel`` cell shows: name, device and mode, knobs once known."""
-    mode = device_name()
+    """The compact card a ``%%kernel`` cell shows: name, where it runs, knobs once known."""
     badge = "#9a6700" if is_interpreter() else "#1a7f37"
     knob_text = (
         ", ".join(f"<code>{html.escape(k)}</code>" for k in knobs)
@@ -39,23 +48,20 @@ def kernel_card_html(name: str, knobs: list[str], pinned_config: helion.Config |
     return (
         f'<div class="kb-card" style="{_CARD_STYLE}">'
         f"<b>⚡ {html.escape(name)}</b> "
-        f'<span style="color:{badge}">{html.escape(DEVICE)} · {html.escape(mode)}</span>'
+        f'<span style="color:{badge}">{html.escape(place(DEVICE, device_name()))}</span>'
         f"<div>knobs: {knob_text}</div>{pinned}</div>"
     )
 
 
-def source_map(triton_code: str) -> list[int | None]:
-    """For each line of Helion's Triton output, the cell line it came from (from origin comments)."""
-    mapping: list[int | None] = []
-    current: int | None = None
-    for line in triton_code.splitlines():
-        match = _ORIGIN.match(line)
-        if match:
-            current = int(match.group("start"))
-        elif line and not line[0].isspace():
-            current = None  # a new top-level statement: no longer inside the commented region
-        mapping.append(current)
-    return mapping
+def readable_origins(triton_code: str) -> str:
+    """Helion's ``# src[<file>:4]:`` origin comments as ``# line 4:`` (``# lines 4-6:``): the
+    cell's line numbers, without the temporary file name."""
+
+    def sub(match: re.Match[str]) -> str:
+        start, end = match.group("start"), match.group("end")
+        return f"# lines {start}-{end}:" if end else f"# line {start}:"
+
+    return _ORIGIN_SUB.sub(sub, triton_code)
 
 
 def _highlight_lines(code: str) -> list[str]:
@@ -70,13 +76,14 @@ def _highlight_lines(code: str) -> list[str]:
 
 
 def code_view_html(triton_code: str, *, title: str = "") -> str:
-    """Highlighted Triton, each line with the cell line it came from in a gutter."""
+    """Highlighted Triton, each line with the cell line it came from in a gutter (``line 4``)."""
     rows = []
-    for cell_line, text in zip(source_map(triton_code), _highlight_lines(triton_code)):
-        gutter = f"cell {cell_line}" if cell_line is not None else ""
+    for cell_line, text in zip(source_map(triton_code), _highlight_lines(readable_origins(triton_code))):
+        gutter = f"line {cell_line}" if cell_line is not None else ""
+        tip = f' title="from line {cell_line} of the cell"' if cell_line is not None else ""
         rows.append(
             f'<tr><td style="color:#888;padding:0 8px;text-align:right;white-space:nowrap;'
-            f'user-select:none" title="from cell line {cell_line}">{gutter}</td>'
+            f'user-select:none"{tip}>{gutter}</td>'
             f'<td style="white-space:pre;padding:0;text-align:left">{text or " "}</td></tr>'
         )
     head = f"<div style='margin-bottom:2px'><b>{html.escape(title)}</b></div>" if title else ""

@@ -47,7 +47,9 @@ class HelionStrategy(Strategy):
 
 @contextlib.contextmanager
 def _settings(bound: Any, overrides: dict[str, Any]) -> Iterator[None]:
-    """Quiet Helion's own progress output and apply ``fixed`` knobs, for this search only."""
+    """Quiet Helion's own progress output and pin the space's knobs, for this search only: ``overrides``
+    is the decorator's ``autotune_config_overrides`` with ``fixed``'s pins on top (``ConfigSpace.pinned``),
+    so Helion's search stays inside the space the author declared."""
     changes = {"autotune_progress_bar": False, "autotune_log_level": 40, "autotune_precompile": None,
                "autotune_config_overrides": dict(overrides)}
     old = {name: getattr(bound.settings, name) for name in changes}

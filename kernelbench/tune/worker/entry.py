@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -25,11 +26,12 @@ import torch
 
 import kernelbench.core.device as _device
 from kernelbench._settings import settings
+from kernelbench.core.check import fresh_inputs
 from kernelbench.core.evaluate import Outcome, Phase, Problem, evaluate, expected_outputs, short_error
 from kernelbench.tune.worker.recipe import Recipe, materialise
-from kernelbench.tune.worker.wire import recv, send, unpack_args
+from kernelbench.tune.worker.wire import digest, recv, send, unpack_args
 
-__all__ = ["main"]
+__all__ = ["RedrawMismatch", "WorkerState", "main"]
 
 
 def _compile_only_launcher(triton_kernel: Any, grid: tuple[int, ...], *args: Any, num_warps: int,
@@ -44,7 +46,9 @@ def loaded_modules() -> list[str]:
     return sorted(name for name in sys.modules if name.startswith("kernelbench"))
 
 
-class _WorkerState:
+class WorkerState:
+    """One sweep set up in this process: the kernel from its recipe, its inputs and references."""
+
     def __init__(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         device = _device.DEVICE
         settings.gpu_warmup_ms = header["gpu_warmup_ms"]
@@ -55,8 +59,16 @@ class _WorkerState:
         args = unpack_args(header["args"], tensors, device, fake=header["role"] == "compile")
         self.bound = self.kernel.bind(args)
         checks: list[tuple[tuple[Any, ...], list[torch.Tensor]]] = []
-        for k, (specs, ref_dtypes) in enumerate(header.get("checks", [])):
-            inputs = unpack_args(specs, tensors, device)
+        for k, check in enumerate(header.get("checks", [])):
+            if isinstance(check, dict):  # drawn by fresh_inputs from the given arguments: drawn again here
+                inputs = fresh_inputs(args, check["drawn"])
+                if digest(inputs) != check["digest"]:
+                    raise RedrawMismatch(f"check inputs {k} redrawn with seed {check['drawn']} differ from the "
+                                         "notebook's")
+                ref_dtypes = check["refs"]
+            else:
+                specs, ref_dtypes = check
+                inputs = unpack_args(specs, tensors, device)
             refs = [tensors[f"ref{k}_{j}"].to(device, getattr(torch, dtype)) for j, dtype in enumerate(ref_dtypes)]
             checks.append((inputs, refs))
         # [[shape, dtype], ...] of the reference outputs: their layout is all a check needs of them.
@@ -71,11 +83,13 @@ class _WorkerState:
                 fn(*self.problem.args, _launcher=_compile_only_launcher)
         return fn, time.perf_counter() - start
 
-    def evaluate(self, conn: Connection, index: int, config: dict[str, Any]) -> Outcome:
-        def phase(name: Phase) -> None:  # the parent holds each phase to its own time limit
-            send(conn, {"phase": name, "index": index})
+    def evaluate(self, config: dict[str, Any], on_phase: Callable[[Phase], None] | None = None) -> Outcome:
+        """Evaluate ``config``; ``on_phase`` hears each phase start (the parent holds each to its limit)."""
+        return evaluate(lambda: self.compile(config, launch=False)[0], self.problem, on_phase=on_phase)
 
-        return evaluate(lambda: self.compile(config, launch=False)[0], self.problem, on_phase=phase)
+
+class RedrawMismatch(Exception):
+    """Check inputs drawn again here are not bit-identical to the notebook's: they must be sent."""
 
 
 _PR_SET_PDEATHSIG = 1
@@ -113,7 +127,7 @@ def main(fd: int) -> None:
     parent = os.environ.get("KERNELBENCH_WORKER_PARENT")
     die_with_parent(int(parent) if parent else None, os.environ.get("KERNELBENCH_WORKER_PDEATHSIG", "1") == "1")
     conn = Connection(fd)
-    state: _WorkerState | None = None
+    state: WorkerState | None = None
     while True:
         try:
             header, tensors = recv(conn)
@@ -125,8 +139,10 @@ def main(fd: int) -> None:
         if command == "init":
             state = None  # a parked worker set up again: free the last sweep's tensors first
             try:
-                state = _WorkerState(header, tensors)
+                state = WorkerState(header, tensors)
                 send(conn, {"ready": True, "modules": loaded_modules()})
+            except RedrawMismatch as error:  # the parent sends the inputs themselves instead
+                send(conn, {"ready": False, "redraw": True, "error": str(error)})
             except Exception as error:  # noqa: BLE001 - the parent turns this into a clear error
                 send(conn, {"ready": False, "error": short_error(error)})
         elif command == "warm":  # helion and torch are imported already: the CUDA context is left
@@ -141,7 +157,9 @@ def main(fd: int) -> None:
                 send(conn, {"compiled": header["index"], "compile_s": 0.0, "error": short_error(error)})
         elif command == "eval":
             assert state is not None
-            outcome = state.evaluate(conn, header["index"], header["config"])
+            index = header["index"]
+            outcome = state.evaluate(header["config"],
+                                     lambda name, index=index: send(conn, {"phase": name, "index": index}))
             send(conn, {"result": header["index"], **outcome.to_json()})
         elif command == "crash":  # for tests: die the way a bad kernel can
             os._exit(int(header.get("code", 3)))

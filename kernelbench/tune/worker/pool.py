@@ -8,6 +8,9 @@ notebook down with it, and on a GPU host candidates compile in parallel ahead of
   kept so errors still name the cell line) and the globals it reads (modules by name, plain values,
   helper functions by source). Nothing is pickled: messages are JSON, each tensor travels as its raw
   bytes (dtype and shape in the JSON), sent from and received into tensor memory without copies.
+  Only what cannot be drawn again travels: check inputs made by ``fresh_inputs`` go as their seed
+  and a digest of their bits; the worker draws them from the given arguments, checks the digest,
+  and is sent the inputs themselves only if its bits differ.
 * The parent watches each phase with a time limit (compile, then run/check/time). A worker that
   overruns is killed (``timeout``); one that dies (segfault, ``os._exit``, CUDA illegal address,
   out of memory) is labelled with the cause from its exit status and log, and restarted.
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -38,12 +42,13 @@ import torch
 
 from kernelbench._errors import SweepError
 from kernelbench._settings import settings
+from kernelbench.core.check import Drawn
 from kernelbench.core.device import DEVICE, is_interpreter
 from kernelbench.core.evaluate import Outcome, Problem, Status
 from kernelbench.core.target import KernelTarget
 from kernelbench.tune.evaluators import Evaluator
 from kernelbench.tune.worker.recipe import Recipe, recipe_for
-from kernelbench.tune.worker.wire import pack_args, recv, send
+from kernelbench.tune.worker.wire import digest, pack_args, recv, send
 
 __all__ = ["CompileWorkers", "EvalWorker", "Isolated", "WorkerDied", "WorkerEvaluator", "WorkerTimeout",
            "compile_worker_count", "release_workers", "start_workers"]
@@ -119,6 +124,11 @@ class _Process:
         #: Asked to compile or evaluate and not yet answered: such a worker is never parked (it would
         #: answer the next sweep with this one's result, or hang it), only killed.
         self.busy = False
+        #: Set-ups sent and not yet answered (a parked worker may be set up again before it answered
+        #: the last one) and compile answers still due from a sweep that ended mid-compile: such
+        #: answers are read and dropped, the worker is ready at the answer to its latest set-up.
+        self.pending = 0
+        self.stale = 0
         if init is not None:
             self.init(init, tensors)
         else:  # started ahead of any sweep: load torch, Helion and the device; no answer
@@ -129,8 +139,24 @@ class _Process:
     def init(self, init: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         """Set the worker up for a sweep (again, for a parked one: torch, Helion and CUDA stay up)."""
         send(self.conn, {"command": "init", "role": self.role, **init}, tensors)
+        self.pending += 1
         self.started = time.perf_counter()
         self.ready = False  # set by the answer: workers set up in parallel, nobody waits here
+
+    def settle(self, header: dict[str, Any]) -> bool:
+        """Take one answer of a worker that is not ready yet: True once it is ready for this sweep."""
+        if "ready" in header:
+            self.pending = max(0, self.pending - 1)
+            if self.pending:
+                return False  # the answer to an earlier set-up, superseded
+            self.check_ready(header)
+            return True
+        if "compiled" in header:  # a compile for a sweep that ended while it ran
+            self.stale = max(0, self.stale - 1)
+            self.ready = not self.pending and not self.stale
+            return self.ready
+        self.kill()
+        raise SweepError(f"a {self.role} worker answered {sorted(header)} while setting up")
 
     def check_ready(self, header: dict[str, Any]) -> None:
         if not header.get("ready"):
@@ -139,10 +165,16 @@ class _Process:
         self.ready = True
         self.modules: list[str] = header.get("modules", [])  # the kernelbench modules it has loaded
 
-    def wait_ready(self) -> None:
-        if not self.ready:
+    def wait_ready(self, shipped: Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]] | None = None) -> None:
+        """Wait for the set-up's answer; if the worker could not draw the check inputs bit for bit
+        (another torch, another device), set it up again with ``shipped()``: the inputs themselves."""
+        while not self.ready:
             header, _ = self.receive(STARTUP_TIMEOUT_S)
-            self.check_ready(header)
+            if header.get("redraw") and shipped is not None and self.pending == 1:
+                self.pending = 0
+                self.init(*shipped())
+                continue
+            self.settle(header)
 
     def log_tail(self, lines: int = 6) -> str:
         try:
@@ -210,35 +242,49 @@ class _Pool:
     """Shared set-up for workers of one sweep."""
 
     def __init__(self, recipe: Recipe, problem: Problem) -> None:
-        args, checks, native, rtol, atol = problem.args, problem.checks, problem.expected, problem.rtol, problem.atol
+        args, native, rtol, atol = problem.args, problem.expected, problem.rtol, problem.atol
         arg_specs, tensors = pack_args("arg", args)
         self.fake_init = {"recipe": recipe.to_json(), "args": arg_specs, "rtol": rtol, "atol": atol,
                           "mutates": list(problem.mutates),
                           "native": [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in native],
                           "gpu_warmup_ms": settings.gpu_warmup_ms, "gpu_rep_ms": settings.gpu_rep_ms,
                           "cpu_reps": settings.cpu_reps}
-        check_specs: list[Any] = []
-        check_tensors: dict[str, torch.Tensor] = dict(tensors)
-        for k, (inputs, refs) in enumerate(checks):
-            if k == 0 and len(inputs) == len(args) and all(a is b for a, b in zip(inputs, args)):
-                specs = arg_specs  # the first check set is the given arguments: sent once
-            else:
-                specs, ts = pack_args(f"check{k}_", inputs)
-                check_tensors.update(ts)
-            check_specs.append([specs, [str(r.dtype).removeprefix("torch.") for r in refs]])
-            for j, (r, out) in enumerate(zip(refs, native)):
-                # A float64 reference of a 16-bit output travels as float32 (half the bytes; the
-                # rounding, 6e-8 relative, is far inside any 16-bit tolerance) and is widened again.
-                narrow = r.dtype == torch.float64 and out.is_floating_point() and out.element_size() <= 2
-                check_tensors[f"ref{k}_{j}"] = r.float() if narrow else r
-        self.eval_init = {**self.fake_init, "checks": check_specs}
-        self.eval_tensors = check_tensors
+        # Check inputs drawn by fresh_inputs travel as their seed and a digest: the worker draws them
+        # again from the given arguments and checks the bits (``shipped`` sends them, should they differ).
+        self.eval_init, self.eval_tensors = self._eval_init(problem, arg_specs, tensors, redraw=True)
+        self._problem, self._arg_specs, self._arg_tensors = problem, arg_specs, tensors
         # What compile workers were set up with: parked ones are taken over as they are only for
         # exactly this (no tensors in it, so it is cheap). The eval worker is always set up again: a
         # key over its inputs and references would mean hashing all of them on every sweep.
         self.compile_key = hashlib.blake2b(json.dumps(self.fake_init, sort_keys=True).encode(),
                                            digest_size=20).hexdigest()
         self.eval_key = ""
+
+    def _eval_init(self, problem: Problem, arg_specs: list[Any], tensors: dict[str, torch.Tensor],
+                   redraw: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        args, native = problem.args, problem.expected
+        check_specs: list[Any] = []
+        check_tensors: dict[str, torch.Tensor] = dict(tensors)
+        for k, (inputs, refs) in enumerate(problem.checks):
+            ref_dtypes = [str(r.dtype).removeprefix("torch.") for r in refs]
+            if k == 0 and len(inputs) == len(args) and all(a is b for a, b in zip(inputs, args)):
+                check_specs.append([arg_specs, ref_dtypes])  # the first check set is the given arguments: sent once
+            elif redraw and isinstance(inputs, Drawn):
+                check_specs.append({"drawn": inputs.seed, "digest": digest(inputs), "refs": ref_dtypes})
+            else:
+                specs, ts = pack_args(f"check{k}_", inputs)
+                check_tensors.update(ts)
+                check_specs.append([specs, ref_dtypes])
+            for j, (r, out) in enumerate(zip(refs, native)):
+                # A float64 reference of a 16-bit output travels as float32 (half the bytes; the
+                # rounding, 6e-8 relative, is far inside any 16-bit tolerance) and is widened again.
+                narrow = r.dtype == torch.float64 and out.is_floating_point() and out.element_size() <= 2
+                check_tensors[f"ref{k}_{j}"] = r.float() if narrow else r
+        return {**self.fake_init, "checks": check_specs}, check_tensors
+
+    def shipped(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The eval set-up with every check input sent as it is (none drawn again by the worker)."""
+        return self._eval_init(self._problem, self._arg_specs, self._arg_tensors, redraw=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,10 +297,18 @@ _PARKED: dict[str, tuple[str, list[_Process]]] = {}
 
 
 def _park(kind: str, key: str, procs: list[_Process]) -> None:
-    alive = [p for p in procs if p.ready and not p.busy and p.proc.poll() is None]
+    """Keep ``procs`` for the next sweep. Workers still starting are kept (killing them made every
+    following short sweep start cold, and end before its workers were up, and so on: on an H200 a
+    run of 15 s sweeps got no candidate after the first slow one), and so are compile workers mid-
+    compile (their answer is dropped when it comes); an eval worker mid-candidate and dead workers are
+    not (it may be hung on the device)."""
+    alive = [p for p in procs if p.proc.poll() is None and (not p.busy or p.role == "compile")]
     for p in procs:
-        if p not in alive:  # still starting, mid-candidate, or dead: nothing to keep
+        if p not in alive:
             p.kill()
+    for p in alive:
+        if p.busy:  # its compile may run to settings.compile_timeout_s from now, then it is replaced
+            p.busy, p.ready, p.stale, p.started = False, False, p.stale + 1, time.perf_counter()
     if not settings.keep_workers:
         for p in alive:
             p.close()
@@ -335,10 +389,27 @@ class EvalWorker:
                 extra.close()
             self.proc = warm[0] if warm else _Process("eval", self.pool.eval_init, self.pool.eval_tensors)
 
+    def is_ready(self) -> bool:
+        """Set up and idle (never waits): reads a set-up answer that has arrived."""
+        proc = self.proc
+        if proc is None or proc.busy or proc.proc.poll() is not None:
+            return False
+        try:
+            while not proc.ready and proc.conn.poll(0):
+                header, _ = proc.receive(0)
+                if header.get("redraw") and proc.pending == 1:
+                    proc.pending = 0
+                    proc.init(*self.pool.shipped())
+                else:
+                    proc.settle(header)
+        except (WorkerDied, WorkerTimeout, SweepError, OSError):
+            return False  # evaluate() starts another and says why if it cannot
+        return proc.ready
+
     def _ensure(self) -> _Process:
         self.start()
         assert self.proc is not None
-        self.proc.wait_ready()
+        self.proc.wait_ready(self.pool.shipped)
         return self.proc
 
     def evaluate(self, index: int, config: dict[str, Any]) -> Outcome:
@@ -436,20 +507,25 @@ class CompileWorkers:
                 job.done, job.status, job.compile_s = True, "timeout", now - job.started
                 job.error = _compile_timeout_message(settings.compile_timeout_s)
         for worker in list(self.starting):
-            if now - worker.started > STARTUP_TIMEOUT_S:
+            if worker.stale and now - worker.started > settings.compile_timeout_s:
+                self.starting.remove(worker)  # the last sweep's compile it was kept for hangs
+                self._replace(worker)
+            elif now - worker.started > STARTUP_TIMEOUT_S:
                 self.starting.remove(worker)
                 worker.kill()
 
     def _handle(self, conn: Any) -> None:
         worker = next((w for w in self.starting if w.conn is conn), None)
         if worker is not None:
-            self.starting.remove(worker)
             try:
                 header, _ = recv(conn)
-                worker.check_ready(header)
+                if not worker.settle(header):
+                    return  # an earlier set-up's or sweep's answer: the one it waits for is still due
             except (EOFError, OSError, SweepError):
+                self.starting.remove(worker)
                 worker.kill()
                 return
+            self.starting.remove(worker)
             self.idle.append(worker)
             return
         job = self.busy[conn.fileno()]
@@ -502,6 +578,13 @@ class CompileWorkers:
         self.pump(block_until=index)
         return self.jobs.pop(index, None)
 
+    def take_queued(self) -> _Job | None:
+        """The oldest job no worker has started on, taken back (the eval worker compiles it itself)."""
+        if not self.queue:
+            return None
+        job = self.queue.pop(0)
+        return self.jobs.pop(job.index)
+
     def next_done(self, timeout: float) -> _Job | None:
         """The first job whose compile has finished (in any order), waiting at most ``timeout``.
 
@@ -529,12 +612,10 @@ class CompileWorkers:
                 self._handle(conn)
 
     def close(self) -> None:
-        for job in self.busy.values():
-            if job.worker is not None:
-                job.worker.kill()
-        for worker in self.starting:
-            worker.kill()
-        _park("compile", self.pool.compile_key, self.idle)
+        # Every live worker is kept: idle ones ready, starting ones to finish starting, busy ones to
+        # finish (or time out) the compile they are on; each is set up for the next sweep when it comes.
+        busy = [job.worker for job in self.busy.values() if job.worker is not None]
+        _park("compile", self.pool.compile_key, self.idle + self.starting + busy)
         self.busy.clear()
         self.idle.clear()
         self.starting.clear()
@@ -567,11 +648,20 @@ class WorkerEvaluator(Evaluator):
     def next_ready(self, timeout: float) -> int | None:
         if self.compiler is None:
             return super().next_ready(timeout)
-        job = self.compiler.next_done(timeout)
-        if job is None:
-            return None
-        self._compiled[job.index] = job
-        return job.index
+        # Compile workers run ahead; they never hold the sweep up: while none has a compile done and
+        # the eval worker is idle, it takes the oldest job no compile worker has started and compiles
+        # it itself (compile workers all still starting, or busy on slow compiles, got an H200 sweep
+        # of 15 s no candidate at all).
+        deadline = time.perf_counter() + timeout
+        while True:
+            job = self.compiler.next_done(min(0.25, max(0.0, deadline - time.perf_counter())))
+            if job is None and self.eval_worker.is_ready():
+                job = self.compiler.take_queued()
+            if job is not None:
+                self._compiled[job.index] = job
+                return job.index
+            if not self.compiler.jobs or time.perf_counter() >= deadline:
+                return None
 
     def evaluate(self, ticket: int, config: helion.Config) -> Outcome:
         self._done(ticket)
@@ -601,6 +691,7 @@ class Isolated:
     crashing candidate is a result (``timeout``, ``runtime_error``) and the notebook survives."""
 
     name = "isolated"
+    concurrent = False
 
     def evaluator(self, target: KernelTarget, bound: Any, problem: Problem) -> Evaluator:
         return WorkerEvaluator(target, problem)

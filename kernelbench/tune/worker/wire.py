@@ -4,6 +4,7 @@ tensor memory without copies."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -13,7 +14,7 @@ import torch
 
 from kernelbench._errors import SweepError
 
-__all__ = ["pack_args", "recv", "send", "unpack_args"]
+__all__ = ["digest", "pack_args", "recv", "send", "unpack_args"]
 
 _SIMPLE = (int, float, bool, str, type(None))
 
@@ -70,12 +71,30 @@ def unpack_args(specs: list[Any], tensors: dict[str, torch.Tensor], device: str,
     for spec in specs:
         if "tensor" in spec:
             dtype = getattr(torch, spec["dtype"])
-            t = torch.empty_strided(spec["shape"], spec["stride"], dtype=dtype, device=device)
+            shape, stride = spec["shape"], spec["stride"]
+            # An expanded (stride-0) argument, as fp8_matmul's `scale.expand(m, n)`, arrives expanded:
+            # its base is filled and expanded the same way (copy_ into overlapping memory raises).
+            expanded = [s == 0 and d > 1 for d, s in zip(shape, stride)]
+            base_shape = [1 if e else d for d, e in zip(shape, expanded)]
+            t = torch.empty_strided(base_shape, stride, dtype=dtype, device=device)
             if not fake:  # compile-only workers need the layout, not the data
-                t.copy_(tensors[spec["tensor"]])
-            out.append(t)
+                t.copy_(tensors[spec["tensor"]][tuple(slice(0, 1) if e else slice(None) for e in expanded)])
+            out.append(t.expand(shape) if any(expanded) else t)
         else:
             out.append(spec["value"])
     return tuple(out)
 
 
+
+
+def digest(args: Sequence[Any]) -> str:
+    """A fingerprint of arguments' exact bits (tensors: dtype, shape, strides and bytes; other values:
+    their JSON): equal digests mean a worker redrew exactly the inputs the notebook drew."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            h.update(json.dumps([str(a.dtype), list(a.shape), list(a.stride())]).encode())
+            h.update(a.detach().contiguous().cpu().reshape(-1).view(torch.uint8).numpy())  # hashed in place, not copied
+        else:
+            h.update(json.dumps(a).encode())
+    return h.hexdigest()

@@ -1,0 +1,163 @@
+"""``tune_many``'s view: one row per argument set (its progress, the best so far, how candidates
+ended) and one Stop for every sweep; a text line per candidate outside a notebook.
+
+An observer of :mod:`kernelbench.tune.many`'s events (which arrive from one thread only). When the
+run ends the table stays as it is: plain HTML, what a saved notebook shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import sys
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from kernelbench.tune.events import CandidateFinished, SweepFinished, SweepStarted
+from kernelbench.tune.many import ManyFinished, ManyRun, ManyStarted, ShapeEvent
+from kernelbench.tune.records import Candidate, SweepInfo
+
+__all__ = ["ManyDashboard", "ManyProgress", "Row", "many_observer", "rows_html"]
+
+
+@dataclasses.dataclass
+class Row:
+    """What one argument set's sweep has done so far."""
+
+    label: str
+    info: SweepInfo | None = None
+    done: int = 0
+    best: Candidate | None = None
+    statuses: Counter[str] = dataclasses.field(default_factory=Counter)
+    ended: str = ""  # how the sweep ended ("" while it runs)
+
+    def take(self, event: Any) -> None:
+        if isinstance(event, SweepStarted):
+            self.info = event.info
+        elif isinstance(event, CandidateFinished):
+            self.done, self.best = event.done, event.best
+            self.statuses[event.candidate.status] += 1
+        elif isinstance(event, SweepFinished):
+            self.ended = f"failed: {event.result.error}" if event.result.stopped == "error" else event.result.stopped
+
+    @property
+    def planned(self) -> int | None:
+        return self.info.planned if self.info is not None and self.info.planned else (
+            self.info.budget if self.info is not None else None)
+
+    def progress(self) -> str:
+        return f"{self.done}/{self.planned}" if self.planned else str(self.done)
+
+    def best_text(self) -> str:
+        if self.best is None or self.best.ms is None:
+            return "no correct candidate yet" if not self.ended else "no correct candidate"
+        return f"{self.best.ms:.4g} ms (#{self.best.index})"
+
+
+def rows_html(rows: list[Row]) -> str:
+    cell = "padding:2px 10px;text-align:left;white-space:nowrap"
+    head = "".join(f"<th style='{cell}'>{h}</th>" for h in ("shape", "progress", "best so far", "statuses", "state"))
+    body = []
+    for row in rows:
+        fraction = row.done / row.planned if row.planned else 0.0
+        bar = (f"<div style='width:120px;height:8px;background:#eee;display:inline-block;margin-right:6px'>"
+               f"<div style='width:{min(1.0, fraction) * 100:.0f}%;height:8px;background:#1f77b4'></div></div>")
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(row.statuses.items()))
+        state = row.ended or ("running" if row.info is not None else "waiting")
+        cells = [html.escape(row.label), bar + html.escape(row.progress()), html.escape(row.best_text()),
+                 html.escape(statuses), html.escape(state)]
+        body.append("<tr>" + "".join(f"<td style='{cell}'>{c}</td>" for c in cells) + "</tr>")
+    return f"<table style='border-collapse:collapse;font-size:13px'><tr>{head}</tr>{''.join(body)}</table>"
+
+
+class ManyDashboard:
+    """The widget view: header, Stop (ends every sweep, keeps every result) and the table of rows."""
+
+    def __init__(self, show: bool = True) -> None:
+        import ipywidgets as widgets
+
+        from kernelbench.ui.stop import StopChannel
+
+        self.show = show
+        self.run: ManyRun | None = None
+        self.rows: list[Row] = []
+        self.header = widgets.HTML()
+        self.table = widgets.HTML()
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
+                                          tooltip="End every sweep now; keep every result")
+        self.stop_button.on_click(self._on_stop)
+        self.root = widgets.VBox([self.header, self.stop_button, self.table])
+        self.stop_channel = StopChannel(self.stop_button)
+
+    def attach(self, run: ManyRun) -> None:
+        self.run = run
+
+    def _on_stop(self, _button: Any = None) -> None:
+        if self.run is not None:
+            self.run.stop()
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping…"
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, ManyStarted):
+            self.rows = [Row(label) for label in event.labels]
+            how = "side by side" if event.concurrent else "one after another"
+            self.header.value = (f"<b>tune_many</b> <code>{html.escape(event.kernel)}</code>: {len(event.labels)} "
+                                 f"shape(s), {how} ({html.escape(event.executor)})")
+            self.table.value = rows_html(self.rows)
+            if self.show:
+                from IPython.display import display
+
+                display(self.root)
+            self.stop_channel.open()
+        elif isinstance(event, ShapeEvent):
+            self.rows[event.index].take(event.event)
+            self.table.value = rows_html(self.rows)
+            self.stop_channel.process()
+        elif isinstance(event, ManyFinished):
+            self.stop_channel.close()
+            self.stop_button.disabled = True
+            self.stop_button.description = "Stopped" if event.stopped else "Done"
+            self.table.value = rows_html(self.rows)
+
+
+class ManyProgress:
+    """Prints a line per finished candidate, naming its shape, and each sweep's summary."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.rows: list[Row] = []
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, ManyStarted):
+            self.rows = [Row(label) for label in event.labels]
+            how = "side by side" if event.concurrent else "one after another"
+            print(f"tune_many {event.kernel}: {len(event.labels)} shape(s), {how} ({event.executor})",
+                  file=self.stream, flush=True)
+        elif isinstance(event, ShapeEvent):
+            row = self.rows[event.index]
+            row.take(event.event)
+            inner = event.event
+            if isinstance(inner, CandidateFinished):
+                c = inner.candidate
+                ms = f"{c.ms:.4g} ms" if c.ms is not None else "-"
+                print(f"[{row.label}] [{row.progress()}] #{c.index} {c.status:<13} {ms:>12} | best {row.best_text()}",
+                      file=self.stream, flush=True)
+            elif isinstance(inner, SweepFinished):
+                text = (f"sweep failed: {inner.result.error}" if inner.result.stopped == "error"
+                        else inner.result.summary())
+                print(f"[{row.label}] {text}", file=self.stream, flush=True)
+
+
+def many_observer(live: bool | None) -> tuple[Callable[[Any], None], Callable[[ManyRun], None]]:
+    """The observer that shows a ``tune_many`` run (``live``: the dashboard; ``None``: in a notebook),
+    and the function to call with the run (wires Stop)."""
+    from kernelbench.ui.notebook import in_notebook
+
+    if live is None:
+        live = in_notebook()
+    if live:
+        dashboard = ManyDashboard()
+        return dashboard, dashboard.attach
+    return ManyProgress(), lambda run: None
