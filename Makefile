@@ -22,7 +22,8 @@ demo: $(STAMP)
 # The "Kernel runs" JupyterLab panel: extensions/kernel-runs (TypeScript), built into
 # kernelbench/labextension, which is committed so that users need no Node.js. `make extension`
 # rebuilds it with npm (`npm ci` from package-lock.json, then tsc and JupyterLab's builder from the
-# venv); `make test` rebuilds it first when npm is on PATH and a source is newer than the build, and
+# venv); `make test` rebuilds it first when npm is on PATH and a source is newer than the build
+# (a fresh `npm ci` alone does not: webpack's chunk names differ from machine to machine), and
 # otherwise tests the committed build.
 EXT     := extensions/kernel-runs
 EXT_OUT := kernelbench/labextension/package.json
@@ -31,8 +32,8 @@ NPM     := $(shell command -v npm 2>/dev/null)
 $(EXT)/node_modules/.package-lock.json: $(EXT)/package-lock.json
 	cd $(EXT) && npm ci --no-audit --no-fund
 
-$(EXT_OUT): $(EXT)/node_modules/.package-lock.json $(EXT)/package.json $(EXT)/tsconfig.json \
-            $(wildcard $(EXT)/src/*.ts $(EXT)/style/*) | $(STAMP)
+$(EXT_OUT): $(EXT)/package.json $(EXT)/tsconfig.json $(wildcard $(EXT)/src/*.ts $(EXT)/style/*) \
+            | $(STAMP) $(EXT)/node_modules/.package-lock.json
 	cd $(EXT) && PATH="$(abspath $(VENV))/bin:$$PATH" npm run build
 	touch $@
 
