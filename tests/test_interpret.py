@@ -9,8 +9,12 @@ import torch
 import kernelbench
 from kernelbench._errors import KernelbenchError
 from tests.kernels.interp_cases import (
+    affine_recurrence,
     cast_into,
     cast_toward_zero,
+    cumprod_middle_3d,
+    cumsum_last,
+    cumsum_last_3d,
     grid_barrier_all_but_first,
     nibbles_to_bf16,
     rotate_after_barrier,
@@ -248,3 +252,28 @@ def test_floats_to_integers_truncate_like_torch(dtype: torch.dtype) -> None:
     x = torch.tensor([0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.75, -2.75, 127.0, -128.0, 1000.5, -30000.0]).to(dtype)
     for int_dtype in (torch.int32, torch.int64, torch.int16):
         assert torch.equal(_cast(x, int_dtype), x.to(int_dtype))
+
+
+def test_cumsum_over_dim_minus_one_matches_torch() -> None:
+    x = torch.randn(5, 37)
+    torch.testing.assert_close(cumsum_last(x), torch.cumsum(x, dim=-1))
+    x3 = torch.randn(3, 4, 19)
+    torch.testing.assert_close(cumsum_last_3d(x3), torch.cumsum(x3, dim=-1))
+    ints = torch.randint(-50, 50, (4, 24), dtype=torch.int32)
+    assert torch.equal(cumsum_last(ints), torch.cumsum(ints, dim=-1, dtype=torch.int32))
+
+
+def test_scan_on_a_negative_axis_that_is_not_the_last() -> None:
+    x = torch.rand(2, 13, 6) + 0.5
+    torch.testing.assert_close(cumprod_middle_3d(x), torch.cumprod(x, dim=-2))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_tuple_scan_with_a_non_commutative_combine(reverse: bool) -> None:
+    a, b = torch.rand(3, 11) + 0.5, torch.randn(3, 11)
+    sa, sb = (a.flip(-1), b.flip(-1)) if reverse else (a, b)
+    h, expected = torch.zeros(3), torch.empty(3, 11)
+    for j in range(11):
+        h = sa[:, j] * h + sb[:, j]
+        expected[:, j] = h
+    torch.testing.assert_close(affine_recurrence(a, b, reverse), expected.flip(-1) if reverse else expected)

@@ -28,6 +28,12 @@
   is a schedule a GPU could run; when every program only polls and nothing is written, they wait
   on one another for ever and a KernelbenchError says so instead of hanging. A spin on a plain
   (non-atomic) load is not a turn and can still hang.
+* ``tl.associative_scan`` on a negative axis (Helion's ``torch.cumsum(x, dim=-1)``) combined each
+  element with the output's uninitialised zero, not its predecessor: the interpreter's per-element
+  scan compares ``i == axis`` with ``axis == -1``. The axis is normalised first; and a scan with a
+  combine function other than ``tl.standard``'s sum/product (Helion generates its own) runs as
+  log2(n) whole-block combine steps (Hillis-Steele, as associative as the GPU's tree) instead of one
+  Python call per element.
 * Helion's ``get_num_sm`` has no answer for a CPU device outside Pallas, so every persistent
   ``pid_type`` failed; the interpreter gets a small fixed "SM" count, which runs the persistent
   schedules (several tiles per program) and so checks their correctness on CPU too.
@@ -450,6 +456,54 @@ def _patch_casts(builder: Any, handle: Any) -> None:
     builder.create_fp_to_fp = fp_to_fp_cast
 
 
+def _block_scan(scan: Any, inputs: tuple[Any, ...]) -> list[Any]:
+    """``scan``'s combine over its axis in log2(n) whole-block steps (Hillis-Steele): out[i] = f(out[i-d], out[i]).
+
+    Each step combines the block with itself rolled by ``d`` (a block keeps Triton's power-of-two
+    shape) and keeps the first ``d`` positions, whose rolled-in predecessors wrapped around.
+    """
+    axis = scan.axis
+    datas = [np.ascontiguousarray(arg.handle.data) for arg in inputs]
+    types_ = [arg.dtype for arg in inputs]
+    length = datas[0].shape[axis]
+    position = np.arange(length).reshape([length if dim == axis else 1 for dim in range(datas[0].ndim)])
+    step = 1
+    while step < length:
+        with np.errstate(all="ignore"):  # the wrapped-around positions are computed, then dropped
+            combined = scan.combine_fn.fn(*(scan.to_tensor(np.roll(d, step, axis=axis), t) for d, t in zip(datas, types_)),
+                                          *(scan.to_tensor(d, t) for d, t in zip(datas, types_)))
+        combined = combined if isinstance(combined, tuple) else (combined,)
+        updated = []
+        for data, value in zip(datas, combined):
+            value = value.handle.data if hasattr(value, "handle") else getattr(value, "value", value)
+            value = np.broadcast_to(np.asarray(value), data.shape).astype(data.dtype)
+            updated.append(np.where(position >= step, value, data))
+        datas = updated
+        step *= 2
+    return [scan.to_tensor(d, t) for d, t in zip(datas, types_)]
+
+
+def _patch_scan() -> None:
+    """Normalise ``tl.associative_scan``'s axis, and run a generic combine on whole blocks."""
+    from triton.runtime.interpreter import ScanOps
+
+    if getattr(ScanOps, "__kernelbench_scan__", False):
+        return
+    apply_impl = ScanOps.apply_impl
+
+    def scan_apply_impl(self: Any, input: Any) -> Any:
+        if self.axis is not None and self.axis < 0:
+            self.axis += input[0].handle.data.ndim
+        return apply_impl(self, input)
+
+    def generic_scan(self: Any, input: Any) -> list[Any]:
+        return _block_scan(self, tuple(input))
+
+    ScanOps.apply_impl = scan_apply_impl
+    ScanOps.generic_scan = generic_scan
+    ScanOps.__kernelbench_scan__ = True
+
+
 class _Aborted(BaseException):
     """Ends a cooperative program's thread when its grid stops (not an Exception: kernel code must not catch it)."""
 
@@ -681,6 +735,7 @@ def install_interpreter_shims() -> None:
 
     _patch_bf16_builder()
     _patch_cooperative_launch()
+    _patch_scan()
     helpers.max_propagate_nan = _reduce_propagate_nan(np.max)  # type: ignore[assignment]
     helpers.min_propagate_nan = _reduce_propagate_nan(np.min)  # type: ignore[assignment]
     inductor_helpers.max_with_index = _reduce_with_index(largest=True)

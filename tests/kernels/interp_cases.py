@@ -79,3 +79,51 @@ def cast_toward_zero(x: Any, out: Any, n: Any, BLOCK: tl.constexpr) -> None:
     mask = offsets < n
     value = tl.load(x + offsets, mask=mask)
     tl.store(out + offsets, value.to(out.dtype.element_ty, fp_downcast_rounding="rtz"), mask=mask)
+
+
+@kernelbench.kernel
+def cumsum_last(x: torch.Tensor) -> torch.Tensor:
+    """``torch.cumsum(x, dim=-1)`` over rows: Helion emits ``tl.associative_scan`` on axis -1."""
+    m, _n = x.size()
+    out = torch.empty_like(x)
+    for tile_m in hl.tile(m):
+        out[tile_m, :] = torch.cumsum(x[tile_m, :], dim=-1)
+    return out
+
+
+@kernelbench.kernel
+def cumsum_last_3d(x: torch.Tensor) -> torch.Tensor:
+    """``torch.cumsum(x, dim=-1)`` on 3-D tiles (axis -1 is axis 2)."""
+    b, m, _n = x.size()
+    out = torch.empty_like(x)
+    for tile_b, tile_m in hl.tile([b, m]):
+        out[tile_b, tile_m, :] = torch.cumsum(x[tile_b, tile_m, :], dim=-1)
+    return out
+
+
+@kernelbench.kernel
+def cumprod_middle_3d(x: torch.Tensor) -> torch.Tensor:
+    """``torch.cumprod(x, dim=-2)`` on 3-D tiles: a scan on a negative axis that is not the last."""
+    b, _m, n = x.size()
+    out = torch.empty_like(x)
+    for tile_b, tile_n in hl.tile([b, n]):
+        out[tile_b, :, tile_n] = torch.cumprod(x[tile_b, :, tile_n], dim=-2)
+    return out
+
+
+def _affine_combine(
+    a_left: torch.Tensor, b_left: torch.Tensor, a_right: torch.Tensor, b_right: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Composes ``h -> a*h + b`` maps: left first, then right (associative, not commutative)."""
+    return a_left * a_right, b_left * a_right + b_right
+
+
+@kernelbench.kernel
+def affine_recurrence(a: torch.Tensor, b: torch.Tensor, reverse: hl.constexpr) -> torch.Tensor:
+    """``h[j] = a[j] * h[j-1] + b[j]`` along the last dim (from the end when ``reverse``): a tuple scan."""
+    m, _n = a.size()
+    out = torch.empty_like(b)
+    for tile_m in hl.tile(m):
+        _, h = hl.associative_scan(_affine_combine, (a[tile_m, :], b[tile_m, :]), dim=-1, reverse=reverse)
+        out[tile_m, :] = h
+    return out
