@@ -12,6 +12,6 @@ def cumsum(x: torch.Tensor) -> torch.Tensor:
     m, _n = x.size()
     out = torch.empty_like(x)
     for tile_m in hl.tile(m):
-        # dim=1, not -1: Triton 3.9's interpreter scans a negative axis wrong (the GPU does not)
+        # dim=1 (the same as -1 here): written when the interpreter scanned a negative axis wrong, fixed since
         out[tile_m, :] = torch.cumsum(x[tile_m, :], dim=1)
     return out
