@@ -121,27 +121,6 @@ def test_a_finished_sweep_leaves_static_outputs_through_the_display_handle(ip: A
     assert "plotly.js" not in json.dumps(chart.data) and "<script" not in json.dumps(tail.data)
 
 
-def test_a_finished_sweep_leaves_no_widget_model_open(ip: Any) -> None:  # a real IPython shell publishes the displays
-    import ipywidgets
-
-    from kernelbench.ui._base import widget_tree
-
-    registry = ipywidgets.widgets.widget._instances  # every open model (ipywidgets 8), what a notebook saves
-    before = set(registry)
-    dash = Dashboard(show=True)
-    models = widget_tree(dash.root)
-    assert {m._model_name for m in models} >= {"LayoutModel", "HTMLStyleModel", "ButtonStyleModel", "OutputModel"}
-    ids = [m.model_id for m in models]
-    assert all(i in registry for i in ids)
-    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=2, seed=0, observers=[dash])
-    dash.attach(sweep)
-    with capture_output():
-        sweep.run()
-    assert not any(i in registry for i in ids)  # the layout and style models are closed too
-    assert all(m.comm is None for m in models)
-    assert set(registry) <= before
-
-
 def test_interrupted_and_failed_sweeps_also_end_static(ip: Any) -> None:  # a real IPython shell publishes the displays
     from kernelbench.tune.events import SweepFinished, SweepStarted
     from kernelbench.tune.result import SweepResult

@@ -30,28 +30,13 @@ def status_points(candidates: list[Candidate], x: str, status: str) -> tuple[lis
     measured = [c.ms for c in candidates if c.ms]
     ceiling = max(measured) * _FAILED_Y_FACTOR if measured else 1.0
     chosen = [c for c in candidates if c.status == status]
-    ys = [_round(c.ms) if (c.ms and status in MEASURED) else _round(ceiling) for c in chosen]
-    varying = varying_knobs(candidates)
+    ys = [c.ms if (c.ms and status in MEASURED) else ceiling for c in chosen]
     texts = [
         f"#{c.index} {c.status}" + (f" {c.ms:.4g} ms" if c.ms else "") + (f"<br>{c.error[:120]}" if c.error else "")
-        + "<br>" + (", ".join(f"{k}={v}" for k, v in c.config.config.items() if k in varying) or "(same knobs)")
+        + "<br>" + ", ".join(f"{k}={v}" for k, v in c.config.config.items())
         for c in chosen
     ]
     return x_values(chosen, x), ys, texts
-
-
-def varying_knobs(candidates: list[Candidate]) -> set[str]:
-    """The knobs whose value differs between ``candidates`` (all knobs with one candidate): the hover
-    text names only these, so the saved chart stays small."""
-    if len(candidates) < 2:
-        return {k for c in candidates for k in c.config.config}
-    keys = {k for c in candidates for k in c.config.config}
-    return {k for k in keys if len({repr(c.config.config.get(k)) for c in candidates}) > 1}
-
-
-def _round(value: float) -> float:
-    """Four significant digits: enough to read off a chart, and short in the saved JSON."""
-    return float(f"{value:.4g}")
 
 
 def best_so_far(candidates: list[Candidate]) -> tuple[list[int], list[float]]:
@@ -61,7 +46,7 @@ def best_so_far(candidates: list[Candidate]) -> tuple[list[int], list[float]]:
             best = c.ms
         if best < math.inf:
             xs.append(c.index)
-            ys.append(_round(best))
+            ys.append(best)
     return xs, ys
 
 

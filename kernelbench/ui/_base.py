@@ -28,7 +28,6 @@ from typing import Any, Protocol
 import ipywidgets as widgets
 import plotly.graph_objects as go
 from IPython.display import display
-from ipywidgets.widgets.widget_string import HTMLStyle
 
 from kernelbench.ui._text import ended_text, finished
 from kernelbench.ui.live_chart import LiveChart, figure_bundle, fmt_seconds
@@ -51,50 +50,6 @@ def ended_badge(stopped: str) -> str:
     mark = "✓" if finished(stopped) else "✗" if stopped == "error" else "■"
     return (f"<span class='kb-ended' style='color:{colour};font-weight:600'>{mark} "
             f"{html.escape(ended_text(stopped))}</span>")
-
-
-class SharedLooks:
-    """One layout and one HTML style model for all of a dashboard's widgets that use the defaults:
-    each model a widget opens is saved in an executed notebook's widget state (nbclient keeps even
-    closed ones), so sharing them keeps that state small."""
-
-    def __init__(self) -> None:
-        self.layout = widgets.Layout()
-        self.html_style = HTMLStyle()
-
-    def html(self) -> widgets.HTML:
-        return widgets.HTML(layout=self.layout, style=self.html_style)
-
-
-def widget_tree(*roots: widgets.Widget) -> list[widgets.Widget]:
-    """Every model reachable from ``roots``: each widget, its children and its layout and style models
-    (any synced trait that holds a widget or a list of widgets), each once."""
-    seen: dict[int, widgets.Widget] = {}
-    todo = list(roots)
-    while todo:
-        widget = todo.pop()
-        if id(widget) in seen:
-            continue
-        seen[id(widget)] = widget
-        for name in widget.keys:
-            value = getattr(widget, name, None)
-            items = value if isinstance(value, (list, tuple)) else (value,)
-            todo.extend(v for v in items if isinstance(v, widgets.Widget) and id(v) not in seen)
-    return list(seen.values())
-
-
-def close_tree(*roots: widgets.Widget, empty: bool = False) -> None:
-    """Close every model :func:`widget_tree` reaches from ``roots`` (``Widget.close`` alone leaves the
-    layout and style models open, and the notebook saves their state). ``empty``: HTML values and Output
-    contents are emptied first, as nbconvert (nbclient) saves the last state even of closed models."""
-    for widget in widget_tree(*roots):
-        if not empty:
-            pass
-        elif isinstance(widget, widgets.HTML):
-            widget.value = ""
-        elif isinstance(widget, widgets.Output):
-            widget.outputs = ()
-        widget.close()
 
 
 class Stoppable(Protocol):
@@ -123,25 +78,22 @@ class DashboardBase:
         self.info: Any = None
         self.started = time.perf_counter()
         self.stopped: str | None = None  # how the run ended, once it has
-        self.looks: SharedLooks = getattr(self, "looks", None) or SharedLooks()
-        looks = self.looks
-        self.header = looks.html()
+        self.header = widgets.HTML()
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout={"width": "40%"})
-        self.status = looks.html()
+        self.status = widgets.HTML()
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
-                                          tooltip=self.STOP_TOOLTIP, layout=looks.layout)
+                                          tooltip=self.STOP_TOOLTIP)
         self.stop_button.on_click(self._on_stop)
         self.axis_select = axis
         self.axis = axis.value
         self.axis_select.observe(self._on_axis, names="value")
-        self.live = LiveChart(waiting, layout=looks.layout)
+        self.live = LiveChart(waiting)
         self.figure = self.live.figure
         self.chart = self.live.box
         self.extra = list(extra)
-        self.final = looks.html()
-        self.controls = widgets.HBox([self.progress, self.stop_button, self.axis_select], layout=looks.layout)
-        self.root = widgets.VBox([self.header, self.controls, self.status, self.chart, *self.extra, self.final],
-                                 layout=looks.layout)
+        self.final = widgets.HTML()
+        self.controls = widgets.HBox([self.progress, self.stop_button, self.axis_select])
+        self.root = widgets.VBox([self.header, self.controls, self.status, self.chart, *self.extra, self.final])
         self.stop_channel = StopChannel(self.stop_button)
         self.handle: Any = None  # the DisplayHandle of the live output
         #: The mimebundles that replace the live output once the run ends (also when not shown).
@@ -259,11 +211,11 @@ class DashboardBase:
         return outputs
 
     def _close_widgets(self) -> None:
-        """Close every widget of the live view, with their layout and style models and children:
-        no model of it is left in the kernel, on the page or in the saved notebook."""
-        close_tree(self.root, self.header, self.progress, self.stop_button, self.axis_select, self.status,
-                   *self.extra, self.final, self.controls, self.live.box, empty=self.show)
+        """Close every widget of the live view: nothing of it is left on the page or saved."""
         self.live.close()
+        for widget in (self.header, self.progress, self.stop_button, self.axis_select, self.status, *self.extra,
+                       self.final, self.controls, self.root):
+            widget.close()
 
     @property
     def static_chart(self) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from kernelbench.tune.charts import best_so_far, latency_figure, status_points
 from kernelbench.tune.events import CandidateFinished, CandidateStarted, SweepFinished, SweepStarted
 from kernelbench.tune.records import STATUSES, Candidate, SweepInfo, screened_note, skipped_note
 from kernelbench.tune.result import SweepResult
-from kernelbench.ui._base import DashboardBase, SharedLooks
+from kernelbench.ui._base import DashboardBase
 from kernelbench.ui._text import ALWAYS_SHOWN, ended_text, knob_diff, knob_value, knobs_text, sig
 from kernelbench.ui.display import place
 from kernelbench.ui.live_chart import fmt_seconds, integer_ticks, readable_layout
@@ -79,10 +79,8 @@ class Dashboard(DashboardBase):
         self.best: Candidate | None = None
         self.running: tuple[int, helion.Config, float] | None = None  # index, config, when it started
         self.result: SweepResult | None = None
-        self.looks = SharedLooks()
-        self.top = self.looks.html()
-        super().__init__(show, axis=widgets.Dropdown(options=["index"], value="index", description="x axis",
-                                                     layout=self.looks.layout),
+        self.top = widgets.HTML()
+        super().__init__(show, axis=widgets.Dropdown(options=["index"], value="index", description="x axis"),
                          extra=[self.top], waiting="waiting for the first candidate…")
         self.x_select = self.axis_select
 
