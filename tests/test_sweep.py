@@ -243,6 +243,29 @@ def test_helion_strategy_streams_its_configs_through_our_engine() -> None:
     assert result.best is not None
 
 
+def test_helions_rebenchmarks_read_the_engines_timings() -> None:
+    # Helion re-times the candidates near its best; in the interpreter its own re-timer needs a GPU
+    # driver (CI once failed: "0 active drivers"). It asks the engine instead: every timing in the
+    # result is one the engine measured, and the best is the fastest of them.
+    result = tiles.scale_rebenchmarked.tune(x32(), ref=lambda t: t * 3, budget=8, seed=0, strategy="helion",
+                                            live=False, store=False)
+    ok = [c for c in result.candidates if c.status == "ok"]
+    assert len(ok) >= 2 and result.best is not None
+    assert result.best.ms == min(c.ms for c in ok)
+
+
+def test_engine_timings_name_the_candidate_without_running_it() -> None:
+    from kernelbench.tune.strategies.helion import _engine_timings, _Measured
+
+    class Exploding:
+        def compile_config(self, *a: Any, **k: Any) -> Any:
+            raise AssertionError("a re-benchmark must not compile or run the kernel")
+
+    fast, slow = _Measured(Exploding(), None, 1.5), _Measured(Exploding(), None, 4.0)  # type: ignore[arg-type]
+    assert _engine_timings([lambda: slow(1, 2), lambda: fast(3)], repeat=50) == [4.0, 1.5]
+    assert _engine_timings([lambda: None]) == [float("inf")]
+
+
 def test_helion_strategy_in_a_worker_and_stop() -> None:
     box: list[Any] = []
 

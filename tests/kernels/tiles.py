@@ -31,3 +31,12 @@ def scale(x: torch.Tensor) -> torch.Tensor:
     for tile in hl.tile(x.size()):
         out[tile] = x[tile] * 3
     return out
+
+
+# Helion's search re-benchmarks every finite candidate (threshold far above any ratio to the best).
+@kernelbench.kernel(autotune_rebenchmark_threshold=1e9)
+def scale_rebenchmarked(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size()):
+        out[tile] = x[tile] * 3
+    return out

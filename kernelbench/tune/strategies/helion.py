@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
@@ -25,7 +26,10 @@ class HelionStrategy(Strategy):
 
     Helion decides what to try; every config it asks to benchmark goes through our engine (compile,
     check against the reference, time, events to the dashboard and store), so its sweep is drawn,
-    stored, stoppable and checked like any other. A config Helion asks for twice is measured once.
+    stored, stoppable and checked like any other. A config Helion asks for twice is measured once,
+    and Helion's re-benchmarks of its finalists (``autotune_benchmark_fn``, its documented seam) read
+    the engine's timing instead of timing outside the engine: one measurement per config, on the GPU
+    and in the interpreter alike (Helion's own re-timer needs a GPU driver).
     """
 
     name = "helion"
@@ -51,7 +55,7 @@ def _settings(bound: Any, overrides: dict[str, Any]) -> Iterator[None]:
     is the decorator's ``autotune_config_overrides`` with ``fixed``'s pins on top (``ConfigSpace.pinned``),
     so Helion's search stays inside the space the author declared."""
     changes = {"autotune_progress_bar": False, "autotune_log_level": 40, "autotune_precompile": None,
-               "autotune_config_overrides": dict(overrides)}
+               "autotune_config_overrides": dict(overrides), "autotune_benchmark_fn": _engine_timings}
     old = {name: getattr(bound.settings, name) for name in changes}
     for name, value in changes.items():
         setattr(bound.settings, name, value)
@@ -60,6 +64,47 @@ def _settings(bound: Any, overrides: dict[str, Any]) -> Iterator[None]:
     finally:
         for name, value in old.items():
             setattr(bound.settings, name, value)
+
+
+class _Measured:
+    """A config's kernel as Helion's search holds it: compiled on first call, carrying the engine's timing.
+
+    Helion re-benchmarks by calling each finalist's function through ``autotune_benchmark_fn``; inside
+    :func:`_engine_timings` a call only names the candidate, so the timing returned is the engine's.
+    """
+
+    def __init__(self, kernel: Any, config: helion.Config, ms: float) -> None:
+        self.kernel, self.config, self.ms = kernel, config, ms
+        self._compiled: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _reading.names is not None:
+            _reading.names.append(self)
+            return None
+        if self._compiled is None:
+            self._compiled = self.kernel.compile_config(self.config, allow_print=False)
+        return self._compiled(*args, **kwargs)
+
+
+class _Reading(threading.local):
+    names: list[_Measured] | None = None
+
+
+_reading = _Reading()
+
+
+def _engine_timings(fns: Sequence[Any], *, repeat: int = 1, desc: str | None = None) -> list[float]:
+    """Helion's ``autotune_benchmark_fn``: each finalist's timing as the engine measured it."""
+    timings = []
+    for fn in fns:
+        _reading.names = []
+        try:
+            fn()
+            named = _reading.names
+        finally:
+            _reading.names = None
+        timings.append(named[0].ms if named else math.inf)
+    return timings
 
 
 def _provider_base() -> type:
@@ -92,9 +137,9 @@ class _EngineProvider(_provider_base()):  # type: ignore[misc]
         for config in configs:
             candidate = self.driver.evaluate(config)
             ok = candidate.status == "ok" and candidate.ms is not None
-            fn = self.kernel.compile_config(config, allow_print=False) if ok else (lambda *a, **k: None)
+            ms = candidate.ms if ok and candidate.ms is not None else math.inf
             results.append(BenchmarkResult(
-                config=config, fn=fn, perf=candidate.ms if ok else math.inf,
+                config=config, fn=_Measured(self.kernel, config, ms), perf=ms,
                 status="ok" if ok else "error", compile_time=candidate.compile_s,
                 completed_at=time.perf_counter(), per_shape=None, per_shape_statuses=None,
             ))
