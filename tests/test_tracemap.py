@@ -77,6 +77,9 @@ def test_check_and_tune_candidates_name_the_cell_line(ip) -> None:
     bad = rows["[16, 32, 16]"]
     assert bad.status == "runtime_error"
     assert f"line {LINE} of the cell" in bad.error and "equal reduction dimensions" in bad.error, bad.error
+    first, *frames = bad.error.splitlines()
+    assert "line" in first and frames and len("\n".join(frames)) <= 500
+    assert frames[0].startswith(("Traceback", "  ")), frames[0]  # whole traceback lines, never cut mid-word
 
 
 def test_an_error_from_elsewhere_has_no_origin() -> None:

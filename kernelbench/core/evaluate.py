@@ -229,8 +229,12 @@ def evaluate(
 
 
 def _with_trace(error: BaseException) -> str:
-    """The one-line error, then the innermost frames (where in the generated code it failed)."""
-    return short_error(error) + "\n" + traceback.format_exc(limit=-2)[-500:]
+    """The one-line error, then the innermost frames (where in the generated code it failed): whole
+    lines of the traceback, its last ~500 characters."""
+    lines = traceback.format_exc(limit=-2).splitlines()
+    while len(lines) > 1 and sum(len(line) + 1 for line in lines) > 500:
+        lines.pop(0)
+    return short_error(error) + "\n" + "\n".join(lines)
 
 
 def expected_outputs(specs: Sequence[tuple[Sequence[int], str]]) -> list[torch.Tensor]:
