@@ -17,19 +17,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ._lab import BROWSER_MARKS, chromium, jupyterlab, wait_idle
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
@@ -45,32 +42,9 @@ EXTRA_CELLS = [
     "    return torch.randn(n, n, device=kernelbench.DEVICE, dtype=DTYPE), torch.randn(n, n, device=kernelbench.DEVICE, dtype=DTYPE)\n\n\n"
     "bench = silu_mul.bench([16, 32, 64], bench_args, ref=silu_mul_ref, baselines={\"torch\": silu_mul_ref})",
 ]
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium hangs on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BUDGET = 40  # the quickstart's tuning budget: large enough that Stop is what ends the sweep
 
-try:
-    import playwright.sync_api  # noqa: F401
-
-    HAVE_PLAYWRIGHT = True
-except ImportError:
-    HAVE_PLAYWRIGHT = False
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                       "(apt-get install -y chromium; .ci/run installs it)"),
-    pytest.mark.skipif(not HAVE_PLAYWRIGHT, reason="needs the playwright package (pip install -e '.[dev]')"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @dataclass
@@ -79,34 +53,6 @@ class Lab:
     token: str
     log: Path
     root: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# Runs first in the server's fresh process (no threads yet, unlike a preexec_fn in pytest's): on
-# Linux ask for SIGTERM when pytest dies, so a killed test run leaves no server behind; then become
-# JupyterLab (the request survives exec).
-_LAUNCH = """
-import ctypes, os, signal, sys
-if sys.platform.startswith("linux"):
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *sys.argv[1:]])
-"""
-
-
-def _write_settings(settings_dir: Path) -> None:
-    """Every cell attached to the DOM (no windowing), and no requests to the internet."""
-    for plugin, values in {
-        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-    }.items():
-        path = settings_dir / f"{plugin}.jupyterlab-settings"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
 
 
 @pytest.fixture
@@ -118,51 +64,13 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         notebook["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
                                   "source": source})
     (root / NOTEBOOK.name).write_text(json.dumps(notebook, indent=1))
-    _write_settings(tmp_path / "lab-settings")
-    port, token = _free_port(), secrets.token_hex(16)
     env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
-        "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),  # no user kernelspec shadows the venv's
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
         "KERNELBENCH_HOME": str(tmp_path / "kernelbench-home"),
         # The kernel imports this checkout's kernelbench, installed or not.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    log = tmp_path / "jupyterlab.log"
-    command = [
-        sys.executable, "-c", _LAUNCH, "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--ServerApp.allow_root=True",  # CI machines run as root
-        "--ServerApp.terminals_enabled=False", "--LabApp.extension_manager=readonly",
-        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run all cells, read the cells' outputs
-    ]
-    with log.open("w") as out:
-        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield Lab(url=url, token=token, log=log, root=root)
-    finally:
-        server.terminate()  # the server shuts its kernels down on SIGTERM
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with jupyterlab(tmp_path, root, env=env) as server:
+        yield Lab(url=server.url, token=server.token, log=server.log, root=root)
 
 
 def _prompt(cell: Any) -> str:
@@ -189,16 +97,9 @@ def _errors(page: Any) -> list[str]:
     }""")
 
 
-def _status(cell: Any) -> str:
+def _status_line(cell: Any) -> Any:
     """The live dashboard's status line (an ipywidgets HTML widget) in this cell."""
-    return cell.locator(".widget-html-content", has_text="candidates").first.inner_text()
-
-
-def _wait_idle(page: Any) -> None:
-    page.wait_for_function(
-        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
-        timeout=180_000,
-    )
+    return cell.locator(".widget-html-content", has_text="candidates").first
 
 
 def _shot(locator: Any, name: str) -> None:
@@ -214,15 +115,10 @@ def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_pat
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "browser-failure.png").unlink(missing_ok=True)
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1100},
-        )
-        page = context.pages[0] if context.pages else context.new_page()
-        page.set_default_timeout(60_000)
+        context, page = chromium(pw, tmp_path / "chromium-profile", width=1400, height=1100)
         try:
             page.goto(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
-            _wait_idle(page)
+            wait_idle(page)
             page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
             # The %%kernel card and the Triton it compiles to, mapped to cell lines.
@@ -252,7 +148,9 @@ def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_pat
                 counts_while_running.append(points)
                 assert time.monotonic() < deadline, f"the chart did not gain points: {counts_while_running}"
                 time.sleep(0.2)
-            assert re.search(r"running #\d+ for \d+ s: ", _status(tune_cell)), _status(tune_cell)
+            # The status names the candidate running now. Between two candidates (a few ms: the moment
+            # the chart gains a point) it says it waits for the next one, so wait for a running one.
+            expect(_status_line(tune_cell)).to_contain_text(re.compile(r"running #\d+ for \d+ s: "), timeout=20_000)
             tune_cell.screenshot(path=ARTIFACTS / "browser-tuning-live.png")
             _shot(tune_cell.locator(".jp-Cell-outputArea"), "dashboard.png")
             points_before_stop = max(counts_while_running)
@@ -313,9 +211,9 @@ def test_quickstart_runs_in_jupyterlab_and_stop_ends_the_sweep(lab: Lab, tmp_pat
             (ARTIFACTS / "browser-saved.ipynb").write_text(saved)
             print(f"saved notebook: {len(saved) / 1000:.0f} kB")
             page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
-            _wait_idle(page)
+            wait_idle(page)
             page.reload()
-            _wait_idle(page)
+            wait_idle(page)
             tune_cell = page.locator(".jp-CodeCell", has_text="result = silu_mul.tune(")
             expect(tune_cell.locator(".kb-ended")).to_contain_text("stopped (Stop pressed)")
             expect(tune_cell.locator(".jp-RenderedPlotly")).to_have_count(1)

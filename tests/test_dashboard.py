@@ -54,7 +54,8 @@ def test_widgets_reflect_each_candidate_and_name_the_running_one() -> None:
     assert [s[0] for s in seen] == [1, 2, 3, 4]
     assert [s[1] for s in seen] == [1, 2, 3, 4]
     assert "best" in seen[-1][2] and "4/4 candidates" in seen[-1][2]
-    assert "running" not in seen[-1][2]  # nothing runs between candidates
+    assert "running" not in seen[-1][2]  # nothing runs between candidates ...
+    assert all("waiting for the next candidate" in s[2] for s in seen)  # ... and the line stays (no jumping chart)
     # While a candidate runs the status names it and the knobs it changes from Helion's default.
     default = sweep.info.default
     for c, text in zip(result.candidates, running):
@@ -69,8 +70,8 @@ def test_widgets_reflect_each_candidate_and_name_the_running_one() -> None:
     assert f"{kernelbench.DEVICE} · " not in dash.header.value or not kernelbench.is_interpreter()  # named once
     if kernelbench.is_interpreter():
         assert "interpreter time — not GPU performance" in dash.header.value
-    assert "Best:" in dash.final.value and "@helion.kernel(config=" in dash.final.value
-    assert "finished: budget used" in dash.final.value
+    assert "Best:" in dash.final_html and "@helion.kernel(config=" in dash.final_html
+    assert "finished: budget used" in dash.final_html
     assert dash.x_select.options[0] == "index" and "num_warps" in dash.x_select.options
     assert result.best is not None
 
@@ -87,7 +88,7 @@ def test_stop_button_handler_ends_sweep_and_keeps_results() -> None:
     result = sweep.run()
     assert result.stopped == "stop" and len(result.candidates) == 2
     assert dash.stop_button.disabled and dash.stop_button.description == "Stopped"
-    assert "stopped (Stop pressed)" in dash.final.value
+    assert "stopped (Stop pressed)" in dash.final_html
     assert result.best is not None
 
 
@@ -106,10 +107,12 @@ def test_a_finished_sweep_leaves_static_outputs_through_the_display_handle(ip: A
     assert set(update.data) == {"text/html", "text/plain"}
     assert "Tuning" in update.data["text/html"] and "finished: budget used" in update.data["text/html"]
     assert "3/3 candidates" in update.data["text/html"] and "ETA" not in update.data["text/html"]
-    assert "running" not in update.data["text/html"]
+    assert "running" not in update.data["text/html"] and "waiting for the next" not in update.data["text/html"]
     assert set(chart.data) == {PLOTLY, "text/plain"}
     figure = chart.data[PLOTLY]
-    assert sum(len(t["x"]) for t in figure["data"][:len(STATUSES)]) == 3
+    assert sum(len(t["x"]) for t in figure["data"] if t["name"] in STATUSES) == 3
+    assert all(len(t["x"]) for t in figure["data"])  # no empty trace: the legend names only what happened
+    assert len(json.dumps(figure["layout"]["template"])) < 2_000  # not plotly's whole template (10 kB)
     assert figure["layout"]["xaxis"]["dtick"] == 1 and figure["layout"]["xaxis"]["tickformat"] == "d"
     assert figure["layout"]["title"]["subtitle"]["text"] == result.info.timer  # the long tail, off the toolbar
     html = tail.data["text/html"]
@@ -119,6 +122,61 @@ def test_a_finished_sweep_leaves_static_outputs_through_the_display_handle(ip: A
     assert dash.live.box.comm is None and dash.root.comm is None
     assert len(json.dumps([o.data for o in captured.outputs[1:]])) < 100_000
     assert "plotly.js" not in json.dumps(chart.data) and "<script" not in json.dumps(tail.data)
+
+
+def test_a_finished_sweep_leaves_no_widget_model_open(ip: Any) -> None:  # a real IPython shell publishes the displays
+    import ipywidgets
+
+    from kernelbench.ui._base import widget_tree
+
+    registry = ipywidgets.widgets.widget._instances  # every open model (ipywidgets 8), what a notebook saves
+    before = set(registry)
+    dash = Dashboard(show=True)
+    models = widget_tree(dash.root)
+    assert {m._model_name for m in models} >= {"LayoutModel", "HTMLStyleModel", "ButtonStyleModel", "OutputModel"}
+    ids = [m.model_id for m in models]
+    assert all(i in registry for i in ids)
+    sweep = Sweep(tiles.scale, (x32(),), ref=lambda t: t * 3, budget=2, seed=0, observers=[dash])
+    dash.attach(sweep)
+    with capture_output():
+        sweep.run()
+    assert not any(i in registry for i in ids)  # the layout and style models are closed too
+    assert all(m.comm is None for m in models)
+    assert set(registry) <= before
+
+
+def test_tune_many_ends_static_and_closes_every_model_it_opened(ip: Any) -> None:  # a real IPython shell publishes the displays
+    import ipywidgets
+
+    from kernelbench.ui._base import widget_tree
+    from kernelbench.ui.many_dashboard import ManyDashboard
+
+    registry = ipywidgets.widgets.widget._instances  # every open model (ipywidgets 8), what a notebook saves
+    before = set(registry)
+    dash = ManyDashboard(show=True)
+    models = widget_tree(dash.root)
+    ids = [m.model_id for m in models]
+    assert all(i in registry for i in ids) and {m._model_name for m in models} >= {"LayoutModel", "HTMLStyleModel"}
+    with capture_output() as captured:
+        results = kernelbench.tune_many(tiles.scale, [x32(), torch.randn(16, 32, device=kernelbench.DEVICE)],
+                                        ref=lambda t: t * 3, budget=2, seed=0, isolate=False, live=False,
+                                        store=False, observers=[dash])
+    first, update = [o for o in captured.outputs if "text/plain" in o.data and (o.update or "application/vnd.jupyter.widget-view+json" in o.data)]
+    # The live table, shown with a display id, which the end replaces with static HTML.
+    assert "application/vnd.jupyter.widget-view+json" in first.data and not first.update
+    assert update.update and update.transient["display_id"] == first.transient["display_id"]
+    assert set(update.data) == {"text/html", "text/plain"} and update.data == dash.static_output
+    html = update.data["text/html"]
+    assert "tune_many" in html and "<code>scale</code>" in html and "✓ finished" in html
+    assert "32×32 float32" in html and "16×32 float32" in html and html.count("2/2") == 2
+    assert html.count("finished: budget used") == 2 and "running" not in html and "waiting" not in html
+    for r in results:
+        assert r.best is not None and f"{r.best.ms:.4g} ms (#{r.best.index})" in html
+    text = update.data["text/plain"]
+    assert "tune_many scale: 2 shape(s)" in text and "16×32 float32: 2/2 candidates, best" in text and "<" not in text
+    # Every model it opened is closed (layouts and styles too): none is left to save.
+    assert not any(i in registry for i in ids) and all(m.comm is None for m in models)
+    assert set(registry) <= before
 
 
 def test_interrupted_and_failed_sweeps_also_end_static(ip: Any) -> None:  # a real IPython shell publishes the displays
@@ -216,7 +274,7 @@ def test_both_dashboards_word_an_interrupted_run_the_same_way() -> None:
     bench_dash(BenchFinished(BenchReport(bench_info, [], "interrupt", 1.0)))
 
     assert dash.stop_button.description == bench_dash.stop_button.description == "Interrupted"
-    assert "interrupted (kernel interrupt)" in dash.final.value and "interrupted (kernel interrupt)" in bench_dash.final.value
+    assert "interrupted (kernel interrupt)" in dash.final_html and "interrupted (kernel interrupt)" in bench_dash.final_html
     assert dash.root.comm is None and bench_dash.root.comm is None  # the live views are closed
     assert dash.static_outputs and bench_dash.static_outputs
 

@@ -14,11 +14,9 @@ import ast
 import json
 import os
 import re
-import secrets
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -33,8 +31,8 @@ import kernelbench
 from kernelbench.server import run_detail, runs_list
 from kernelbench.store.sqlite import SQLiteStore
 
+from ._lab import BROWSER_MARKS, chromium, jupyterlab, wait_idle
 from .kernels import tiles
-from .test_browser import _LAUNCH, CHROMIUM, CHROMIUM_ARGS, HAVE_PLAYWRIGHT, _free_port, _write_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEXTENSION = ROOT / "kernelbench" / "labextension"
@@ -113,10 +111,7 @@ def browser(test: Any) -> Any:
 
 
 _BROWSER_MARKS = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                       "(apt-get install -y chromium; .ci/run installs it)"),
-    pytest.mark.skipif(not HAVE_PLAYWRIGHT, reason="needs the playwright package (pip install -e '.[dev]')"),
+    *BROWSER_MARKS,
     pytest.mark.skipif(not (LABEXTENSION / "package.json").exists(),
                        reason="the lab extension is not built: make extension (needs Node.js and npm)"),
 ]
@@ -153,54 +148,14 @@ def lab(tmp_path: Path, kernelbench_home: Path) -> Iterator[Lab]:
     root = tmp_path / "root"
     root.mkdir()
     (root / "sweep.ipynb").write_text(_notebook(NOTEBOOK_CELLS))
-    _write_settings(tmp_path / "lab-settings")
     data = tmp_path / "jupyter-data"
     (data / "labextensions").mkdir(parents=True)
     # As `jupyter labextension develop` does: the package's prebuilt extension, whether or not the
     # installed package put it under share/jupyter/labextensions too (the user's data dir wins).
     (data / "labextensions" / "kernelbench").symlink_to(LABEXTENSION, target_is_directory=True)
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
-        "JUPYTER_DATA_DIR": str(data),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
-        "KERNELBENCH_HOME": str(kernelbench_home),
-    }
-    log = tmp_path / "jupyterlab.log"
-    command = [
-        sys.executable, "-c", _LAUNCH, "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--ServerApp.allow_root=True", "--ServerApp.terminals_enabled=False",
-        "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
-        "--ServerApp.jpserver_extensions={'kernelbench.server': True}",
-    ]
-    with log.open("w") as out:
-        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield Lab(url=url, token=token, log=log, home=kernelbench_home)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with jupyterlab(tmp_path, root, env={"KERNELBENCH_HOME": str(kernelbench_home)},
+                    args=["--ServerApp.jpserver_extensions={'kernelbench.server': True}"]) as server:
+        yield Lab(url=server.url, token=server.token, log=server.log, home=kernelbench_home)
 
 
 def _get(lab: Lab, path: str, token: bool = True) -> Any:
@@ -243,18 +198,10 @@ def test_the_panel_lists_runs_follows_a_sweep_and_pins_a_config(lab: Lab, tmp_pa
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1500, "height": 1300},
-        )
-        page = context.pages[0] if context.pages else context.new_page()
-        page.set_default_timeout(60_000)
+        context, page = chromium(pw, tmp_path / "chromium-profile", width=1500, height=1300)
         try:
             page.goto(f"{lab.url}/lab/tree/sweep.ipynb?token={lab.token}")
-            page.wait_for_function(
-                "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
-                timeout=180_000,
-            )
+            wait_idle(page)
             page.locator('.jp-SideBar li[data-id="kernelbench-runs"]').click()
             # A wide side bar, for the screenshot (LabShell's split panel: left, main, right).
             page.evaluate("() => window.jupyterapp.shell._hsplitPanel?.setRelativeSizes([0.6, 0.4, 0])")

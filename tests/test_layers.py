@@ -120,8 +120,9 @@ def test_ui_libraries_only_in_the_ui_and_the_magic() -> None:
             root = target.split(".")[0]
             if root in UI_ONLY:
                 wrong.append(f"{module} imports {target}")
-            # plotly only lazily, and only its plain figures (result.figure() and the like)
-            elif root == "plotly" and (top or not target.startswith("plotly.graph_objects")):
+            # plotly only lazily, and only its plain figures and their templates (result.figure() and
+            # the like; plotly.io: the default template), never its widgets
+            elif root == "plotly" and (top or not target.startswith(("plotly.graph_objects", "plotly.io"))):
                 wrong.append(f"{module} imports {target}" + (" at module level" if top else ""))
     assert not wrong, "\n".join(wrong)
 

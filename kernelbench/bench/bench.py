@@ -39,6 +39,7 @@ from kernelbench.core.device import DEVICE, device_name, is_interpreter
 from kernelbench.core.evaluate import Problem, evaluate, short_error
 from kernelbench.core.target import RunnableKernel
 from kernelbench.core.timing import time_ms, timer_label
+from kernelbench.tune.charts import compact_template
 from kernelbench.tune.events import CandidateFinished, Observer, emit
 
 if TYPE_CHECKING:
@@ -69,7 +70,14 @@ __all__ = [
 ]
 
 Y_CHOICES = ("gbps", "ms", "tflops")
-Y_LABELS = {"gbps": "GB/s", "ms": "ms (log)", "tflops": "TFLOP/s"}
+Y_LABELS = {"gbps": "GB/s (log)", "ms": "ms (log)", "tflops": "TFLOP/s"}
+_LOG_Y = ("gbps", "ms")  # the y axes figure() draws on a log scale, as the dashboard does
+_ENDED = {"done": "finished", "stop": "stopped (Stop pressed)", "interrupt": "interrupted (kernel interrupt)"}
+
+
+def _ended(stopped: str) -> str:
+    """How a bench ended, in words: ``"finished"``, ``"stopped (Stop pressed)"`` ..."""
+    return _ENDED.get(stopped, f"ended ({stopped})")
 TUNE_CHOICES = ("per-size", "once")
 ROW_STATUSES = ("ok", "wrong", "error")
 NOT_CORRECT = "wrong or failed (not timed)"
@@ -337,7 +345,7 @@ class BenchReport:
     def summary(self) -> str:
         done = self.sizes_done
         parts = [f"{self.info.kernel}: {len(done)} of {len(self.info.sizes)} sizes on {self.info.mode} "
-                 f"({self.info.timer}), stopped by {self.stopped} after {self.wall_s:.1f} s"]
+                 f"({self.info.timer}), {_ended(self.stopped)} after {self.wall_s:.1f} s"]
         if done:
             last = max(r.size_index for r in self.rows)
             at_last = [r for r in self.rows if r.size_index == last]
@@ -391,7 +399,7 @@ class BenchReport:
             charts.append(f"<div class='chart'>{self.figure(y=y).to_html(full_html=False, include_plotlyjs=include, default_width='100%')}</div>")
         facts = [("sizes", f"{len(self.sizes_done)} of {len(info.sizes)} done: {', '.join(map(str, info.sizes))}"),
                  ("implementations", ", ".join(info.impls) + f" (checked against {info.reference})"),
-                 ("ended", f"stopped by {self.stopped} after {self.wall_s:.3g} s"),
+                 ("ended", f"{_ended(self.stopped)} after {self.wall_s:.3g} s"),
                  ("times", info.timer),
                  ("ceiling", info.ceilings.describe() if info.ceilings else "none (Triton's interpreter has none)")]
         head = "".join(f"<th>{html.escape(i)}</th>" for i in info.impls)
@@ -456,7 +464,13 @@ def bench_figure(fig: Any, info: BenchInfo, rows: list[BenchRow], *, y: str) -> 
     xs = [_x(info.sizes[i]) for i in done]
     measured = [r.ms for r in rows if r.ms is not None]
     # A wrong size is never fast: 0 GB/s or TFLOP/s, or above the slowest time on the ms chart.
-    floor = (max(measured) * _FAILED_MS_FACTOR if measured else 1.0) if y == "ms" else 0.0
+    rates = [v for r in rows for v in [{"gbps": r.gbps, "tflops": r.tflops}.get(y)] if v]
+    if y == "ms":
+        floor = max(measured) * _FAILED_MS_FACTOR if measured else 1.0
+    elif y in _LOG_Y:  # below the slowest rate: a log axis has no 0
+        floor = min(rates) / _FAILED_MS_FACTOR if rates else 1.0
+    else:
+        floor = 0.0
     numeric = all(isinstance(_x(s), (int, float)) for s in info.sizes)
     spread = numeric and min(info.sizes) > 0 and max(info.sizes) / min(info.sizes) >= 4
     with fig.batch_update() if hasattr(fig, "batch_update") else contextlib.nullcontext():
@@ -494,11 +508,12 @@ def bench_figure(fig: Any, info: BenchInfo, rows: list[BenchRow], *, y: str) -> 
             xaxis_title="size",
             xaxis_type="log" if spread else ("linear" if numeric else "category"),
             yaxis_title=Y_LABELS[y],
-            yaxis_type="log" if y == "ms" else "linear",
-            yaxis_rangemode="normal" if y == "ms" else "tozero",
+            yaxis_type="log" if y in _LOG_Y else "linear",
+            yaxis_rangemode="normal" if y in _LOG_Y else "tozero",
             height=400,
             margin={"l": 60, "r": 20, "t": 50, "b": 40},
             legend={"orientation": "h", "y": -0.2},
+            template=compact_template(),
         )
     return fig
 

@@ -28,12 +28,14 @@ from typing import Any, Protocol
 import ipywidgets as widgets
 import plotly.graph_objects as go
 from IPython.display import display
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from kernelbench.ui._text import ended_text, finished
 from kernelbench.ui.live_chart import LiveChart, figure_bundle, fmt_seconds
 from kernelbench.ui.stop import StopChannel
 
-__all__ = ["END_LABELS", "DashboardBase", "Stoppable", "end_label"]
+__all__ = ["END_LABELS", "DashboardBase", "SharedLooks", "Stoppable", "close_tree", "end_label", "ended_badge",
+           "widget_tree"]
 
 # How a run ended, worded the same in every view (the Stop button's label once it is over).
 END_LABELS = {"stop": "Stopped", "interrupt": "Interrupted", "error": "Failed"}
@@ -52,12 +54,55 @@ def ended_badge(stopped: str) -> str:
             f"{html.escape(ended_text(stopped))}</span>")
 
 
+class SharedLooks:
+    """One layout and one HTML style model for all of a dashboard's widgets that use the defaults:
+    each model a widget opens is saved in an executed notebook's widget state (nbclient keeps even
+    closed ones), so sharing them keeps that state small."""
+
+    def __init__(self) -> None:
+        self.layout = widgets.Layout()
+        self.html_style = HTMLStyle()
+
+    def html(self) -> widgets.HTML:
+        return widgets.HTML(layout=self.layout, style=self.html_style)
+
+
+def widget_tree(*roots: widgets.Widget) -> list[widgets.Widget]:
+    """Every model reachable from ``roots``: each widget, its children and its layout and style models
+    (any synced trait that holds a widget or a list of widgets), each once."""
+    seen: dict[int, widgets.Widget] = {}
+    todo = list(roots)
+    while todo:
+        widget = todo.pop()
+        if id(widget) in seen:
+            continue
+        seen[id(widget)] = widget
+        for name in widget.keys:
+            value = getattr(widget, name)
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            todo.extend(v for v in items if isinstance(v, widgets.Widget) and id(v) not in seen)
+    return list(seen.values())
+
+
+def close_tree(*roots: widgets.Widget, empty: bool = False) -> None:
+    """Close every model :func:`widget_tree` reaches from ``roots`` (``Widget.close`` alone leaves the
+    layout and style models open, and the notebook saves their state). ``empty``: HTML values and Output
+    contents are emptied first, as nbconvert (nbclient) saves the last state even of closed models."""
+    for widget in widget_tree(*roots):
+        if empty and isinstance(widget, widgets.HTML):
+            widget.value = ""
+        elif empty and isinstance(widget, widgets.Output):
+            widget.outputs = ()
+        widget.close()
+
+
 class Stoppable(Protocol):
     def stop(self) -> None: ...
 
 
 class DashboardBase:
-    """Header, progress bar, Stop, axis dropdown, status line, live chart, extra rows and final line.
+    """Header, progress bar, Stop, axis dropdown, status line, live chart and extra rows; the final line
+    once it ends.
 
     Hooks a view fills in: :meth:`_begin` (header, axis options, progress max, first drawing),
     :meth:`_status_html` (the status line, from the view's state and the clock: the ticker redraws it),
@@ -72,28 +117,33 @@ class DashboardBase:
     CHART_EVERY_S = 2.0
 
     def __init__(self, show: bool, *, axis: widgets.Dropdown, extra: Sequence[widgets.Widget] = (),
-                 waiting: str = "waiting for the first result…") -> None:
+                 waiting: str = "waiting for the first result…", looks: SharedLooks | None = None) -> None:
         self.show = show
         self.engine: Stoppable | None = None
         self.info: Any = None
         self.started = time.perf_counter()
         self.stopped: str | None = None  # how the run ended, once it has
-        self.header = widgets.HTML()
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout={"width": "40%"})
-        self.status = widgets.HTML()
+        self.looks = looks = looks or SharedLooks()  # a view passes its own when its extra rows use it
+        self.header = looks.html()
+        # The shared layout (ipywidgets' default width): a layout of its own is one more model saved.
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout=looks.layout)
+        self.status = looks.html()
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
-                                          tooltip=self.STOP_TOOLTIP)
+                                          tooltip=self.STOP_TOOLTIP, layout=looks.layout)
         self.stop_button.on_click(self._on_stop)
         self.axis_select = axis
         self.axis = axis.value
         self.axis_select.observe(self._on_axis, names="value")
-        self.live = LiveChart(waiting)
+        self.live = LiveChart(waiting, layout=looks.layout)
         self.figure = self.live.figure
         self.chart = self.live.box
         self.extra = list(extra)
-        self.final = widgets.HTML()
-        self.controls = widgets.HBox([self.progress, self.stop_button, self.axis_select])
-        self.root = widgets.VBox([self.header, self.controls, self.status, self.chart, *self.extra, self.final])
+        #: The final line (best, how it ended, the decorator): shown only in the static output, so it is
+        #: no widget (one model fewer saved).
+        self.final_html = ""
+        self.controls = widgets.HBox([self.progress, self.stop_button, self.axis_select], layout=looks.layout)
+        self.root = widgets.VBox([self.header, self.controls, self.status, self.chart, *self.extra],
+                                 layout=looks.layout)
         self.stop_channel = StopChannel(self.stop_button)
         self.handle: Any = None  # the DisplayHandle of the live output
         #: The mimebundles that replace the live output once the run ends (also when not shown).
@@ -184,7 +234,7 @@ class DashboardBase:
         self.stop_button.disabled = True
         self.stop_button.description = end_label(stopped)
         self.progress.value = self.progress.max if finished(stopped) else self.progress.value
-        self.final.value = final_html
+        self.final_html = final_html
         self.refresh_status()
         self.static_outputs = self._static_outputs()
         if self.handle is not None:
@@ -205,17 +255,15 @@ class DashboardBase:
         fig, label = self._static_figure()
         if fig is not None:
             outputs.append(figure_bundle(fig, label))
-        tail = "".join(w.value for w in self.extra if isinstance(w, widgets.HTML)) + self.final.value
+        tail = "".join(w.value for w in self.extra if isinstance(w, widgets.HTML)) + self.final_html
         outputs.append({"text/html": f"<div class='kb-dashboard kb-static'>{tail}</div>",
                         "text/plain": self._static_tail_text()})
         return outputs
 
     def _close_widgets(self) -> None:
-        """Close every widget of the live view: nothing of it is left on the page or saved."""
-        self.live.close()
-        for widget in (self.header, self.progress, self.stop_button, self.axis_select, self.status, *self.extra,
-                       self.final, self.controls, self.root):
-            widget.close()
+        """Close every widget of the live view, with their layout and style models and children:
+        no model of it is left in the kernel, on the page or in the saved notebook."""
+        close_tree(self.root, empty=self.show)  # the live chart's Output among them
 
     @property
     def static_chart(self) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ from kernelbench.bench.bench import (
     bench_figure,
     row_text,
 )
-from kernelbench.ui._base import DashboardBase
+from kernelbench.ui._base import DashboardBase, SharedLooks
 from kernelbench.ui._text import ended_text, sig
 from kernelbench.ui.display import place
 from kernelbench.ui.live_chart import fmt_seconds, readable_layout
@@ -106,10 +106,11 @@ class BenchDashboard(DashboardBase):
         self.under_way: tuple[Any, str, float] | None = None  # size, phase, when it started
         self.tuning: SizeTuning | None = None
         self.last: SizeFinished | None = None
-        self.table = widgets.HTML()
+        self.looks = SharedLooks()
+        self.table = self.looks.html()
         super().__init__(show, axis=widgets.Dropdown(options=[("GB/s", "gbps"), ("ms", "ms")], value="gbps",
-                                                     description="y axis"), extra=[self.table],
-                         waiting="waiting for the first size…")
+                                                     description="y axis", layout=self.looks.layout),
+                         extra=[self.table], waiting="waiting for the first size…", looks=self.looks)
         self.y_select = self.axis_select
 
     @property

@@ -19,7 +19,7 @@ from kernelbench.tune.charts import best_so_far, latency_figure, status_points
 from kernelbench.tune.events import CandidateFinished, CandidateStarted, SweepFinished, SweepStarted
 from kernelbench.tune.records import STATUSES, Candidate, SweepInfo, screened_note, skipped_note
 from kernelbench.tune.result import SweepResult
-from kernelbench.ui._base import DashboardBase
+from kernelbench.ui._base import DashboardBase, SharedLooks
 from kernelbench.ui._text import ALWAYS_SHOWN, ended_text, knob_diff, knob_value, knobs_text, sig
 from kernelbench.ui.display import place
 from kernelbench.ui.live_chart import fmt_seconds, integer_ticks, readable_layout
@@ -46,25 +46,26 @@ def top_table_html(info: SweepInfo, candidates: list[Candidate], n: int = TOP_N)
              or len({knob_value(cfg.get(k, info.default.get(k))) for cfg in configs}) > 1]
     result = SweepResult(info, candidates, "", 0.0)
     gbps = bool(info.bytes)
-    cell = "padding:1px 8px;text-align:right;white-space:nowrap"
-    head = "".join(f"<th style='{cell}'>{h}</th>" for h in ["#", "ms", *(["GB/s"] if gbps else [])])
-    head += "".join(f"<th style='{cell};text-align:left'>{html.escape(k)}</th>" for k in knobs)
+    # Each cell carries only its padding and alignment (JupyterLab's table style sets both on every
+    # cell); font, size and no-wrap are inherited from the table: a saved notebook stays small.
+    num, knob = "padding:1px 8px", "padding:1px 8px;text-align:left"
+    head = "".join(f"<th style='{num}'>{h}</th>" for h in ["#", "ms", *(["GB/s"] if gbps else [])])
+    head += "".join(f"<th style='{knob}'>{html.escape(k)}</th>" for k in knobs)
     rows = []
     for rank, c in enumerate(shown):
         config = dict(c.config.config)
         diff = knob_diff(config, info.default)
-        weight = "font-weight:600;" if rank == 0 else ""
         values = [f"#{c.index}", sig(c.ms), *([sig(result.gbps(c.ms))] if gbps else [])]
-        tds = "".join(f"<td style='{weight}{cell}'>{v}</td>" for v in values)
+        tds = "".join(f"<td style='{num}'>{v}</td>" for v in values)
         for k in knobs:
-            changed = "" if k in diff else "color:#888;"
-            tds += (f"<td style='{weight}{changed}{cell};text-align:left;font-family:var(--jp-code-font-family,"
-                    f"monospace)'>{html.escape(knob_value(config.get(k, info.default.get(k))))}</td>")
-        rows.append(f"<tr>{tds}</tr>")
+            changed = "" if k in diff else ";color:#888"
+            tds += f"<td style='{knob}{changed}'>{html.escape(knob_value(config.get(k, info.default.get(k))))}</td>"
+        rows.append(f"<tr style='font-weight:600'>{tds}</tr>" if rank == 0 else f"<tr>{tds}</tr>")
     hidden = len(info.knobs) - len(knobs)
     note = f" · {hidden} other knob(s) the same in every candidate" if hidden else ""
     return (f"<details open style='overflow-x:auto'><summary><b>Top {len(shown)}</b> of {len(ok)} correct (grey: Helion's default)"
-            f"{note}</summary><table style='border-collapse:collapse;font-size:12px'><tr>{head}</tr>"
+            f"{note}</summary><table style='border-collapse:collapse;font-size:12px;white-space:nowrap;text-align:right;"
+            f"font-family:var(--jp-code-font-family,monospace)'><tr>{head}</tr>"
             f"{''.join(rows)}</table></details>")
 
 
@@ -79,9 +80,11 @@ class Dashboard(DashboardBase):
         self.best: Candidate | None = None
         self.running: tuple[int, helion.Config, float] | None = None  # index, config, when it started
         self.result: SweepResult | None = None
-        self.top = widgets.HTML()
-        super().__init__(show, axis=widgets.Dropdown(options=["index"], value="index", description="x axis"),
-                         extra=[self.top], waiting="waiting for the first candidate…")
+        self.looks = SharedLooks()
+        self.top = self.looks.html()
+        super().__init__(show, axis=widgets.Dropdown(options=["index"], value="index", description="x axis",
+                                                     layout=self.looks.layout),
+                         extra=[self.top], waiting="waiting for the first candidate…", looks=self.looks)
         self.x_select = self.axis_select
 
     @property
@@ -164,8 +167,9 @@ class Dashboard(DashboardBase):
         assert self.info is not None
         if not self.candidates:
             return None, ""
-        return (self._styled(latency_figure(go.Figure(), self.info, x=self.x, candidates=self.candidates)),
-                f"<latency chart of {len(self.candidates)} candidates>")
+        fig = self._styled(latency_figure(go.Figure(), self.info, x=self.x, candidates=self.candidates))
+        fig.data = [t for t in fig.data if len(t.x)]  # the legend names only what happened
+        return fig, f"<latency chart of {len(self.candidates)} candidates>"
 
     def _static_text(self) -> str:
         if self.result is None:
@@ -176,9 +180,10 @@ class Dashboard(DashboardBase):
         return self.result.decorator() if self.result is not None and self.result.best is not None else ""
 
     def _update_traces(self) -> None:
+        assert self.info is not None
         with self.figure.batch_update():
             for i, status in enumerate(STATUSES):
-                xs, ys, texts = status_points(self.candidates, self.x, status)
+                xs, ys, texts = status_points(self.candidates, self.x, status, self.info.default)
                 self.figure.data[i].x, self.figure.data[i].y, self.figure.data[i].hovertext = xs, ys, texts
             if self.x == "index":
                 bx, by = best_so_far(self.candidates)
@@ -214,10 +219,16 @@ class Dashboard(DashboardBase):
         else:
             parts.append("no correct candidate yet")
         line = " · ".join(parts)
-        if self.running is not None and not ended:
+        if ended:
+            return line
+        if self.running is not None:
             index, config, since = self.running
             line += (f"<br><span class='kb-running'>running #{index} for {fmt_seconds(time.perf_counter() - since)}: "
                      f"<code>{html.escape(knobs_text(dict(config.config), self.info.default))}</code></span>")
+        elif self.candidates:
+            # Between two candidates (a few ms in the interpreter) the second line stays, so the chart
+            # below does not jump up and down once per candidate.
+            line += "<br><span class='kb-between' style='color:#888'>waiting for the next candidate…</span>"
         return line
 
     @staticmethod

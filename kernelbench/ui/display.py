@@ -72,22 +72,35 @@ def _highlight_lines(code: str) -> list[str]:
     except ImportError:
         return [html.escape(line) for line in code.splitlines()]
     formatter = HtmlFormatter(nowrap=True, noclasses=True, style="default")
-    return [highlight(line, PythonLexer(), formatter).rstrip("\n") for line in code.splitlines()]
+    return [_compact_spans(highlight(line, PythonLexer(), formatter).rstrip("\n")) for line in code.splitlines()]
+
+
+def _compact_spans(line: str) -> str:
+    """Pygments' inline styles without their spaces, and its spans around bare whitespace (a faint
+    colour on blanks) dropped: the same look, less text in a saved notebook."""
+    line = _WHITESPACE_SPAN.sub(r"\1", line)
+    return _STYLE_ATTR.sub(lambda m: 'style="' + m.group(1).replace("; ", ";").replace(": ", ":") + '"', line)
+
+
+_WHITESPACE_SPAN = re.compile(r'<span style="[^"]*">(\s+)</span>')
+_STYLE_ATTR = re.compile(r'style="([^"]*)"')
 
 
 def code_view_html(triton_code: str, *, title: str = "") -> str:
-    """Highlighted Triton, each line with the cell line it came from in a gutter (``line 4``)."""
+    """Highlighted Triton, each line with the cell line it came from in a gutter (``line 4``).
+
+    Each cell sets only its padding, alignment and colour (JupyterLab's table style sets padding and
+    alignment on every cell); the font and ``white-space:pre`` are the table's, inherited."""
     rows = []
     for cell_line, text in zip(source_map(triton_code), _highlight_lines(readable_origins(triton_code))):
-        gutter = f"line {cell_line}" if cell_line is not None else ""
-        tip = f' title="from line {cell_line} of the cell"' if cell_line is not None else ""
-        rows.append(
-            f'<tr><td style="color:#888;padding:0 8px;text-align:right;white-space:nowrap;'
-            f'user-select:none"{tip}>{gutter}</td>'
-            f'<td style="white-space:pre;padding:0;text-align:left">{text or " "}</td></tr>'
-        )
+        if cell_line is None:
+            gutter = '<td style="padding:0"></td>'
+        else:
+            gutter = (f'<td style="color:#888;padding:0 8px;text-align:right;user-select:none" '
+                      f'title="from line {cell_line} of the cell">line {cell_line}</td>')
+        rows.append(f'<tr>{gutter}<td style="padding:0;text-align:left">{text or " "}</td></tr>')
     head = f"<div style='margin-bottom:2px'><b>{html.escape(title)}</b></div>" if title else ""
     return (
         f'<div class="kb-code">{head}<table style="font-family:var(--jp-code-font-family,monospace);'
-        f'font-size:12px;border-collapse:collapse">{"".join(rows)}</table></div>'
+        f'font-size:12px;border-collapse:collapse;white-space:pre">{"".join(rows)}</table></div>'
     )

@@ -67,9 +67,10 @@ class LiveChart:
     a push sooner only marks the chart stale, and :meth:`flush` (the dashboard's clock calls it)
     sends it once the interval has passed."""
 
-    def __init__(self, waiting: str = "waiting for the first result…", min_interval_s: float = 0.0) -> None:
+    def __init__(self, waiting: str = "waiting for the first result…", min_interval_s: float = 0.0,
+                 layout: widgets.Layout | None = None) -> None:
         self.figure = go.Figure()
-        self.box = widgets.Output()
+        self.box = widgets.Output() if layout is None else widgets.Output(layout=layout)
         self.waiting = waiting
         self.min_interval_s = min_interval_s
         self.revealed = False

@@ -2,13 +2,16 @@
 ended) and one Stop for every sweep; a text line per candidate outside a notebook.
 
 An observer of :mod:`kernelbench.tune.many`'s events (which arrive from one thread only). When the
-run ends the table stays as it is: plain HTML, what a saved notebook shows.
+run ends its widget output is replaced, through its display id, with static HTML (the header, how it
+ended and the table: each shape's progress, best and state) and every widget model it opened is
+closed, as the single dashboards do: a saved notebook shows the table, not "model not found".
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from typing import Any, TextIO
 from kernelbench.tune.events import CandidateFinished, SweepFinished, SweepStarted
 from kernelbench.tune.many import ManyFinished, ManyRun, ManyStarted, ShapeEvent
 from kernelbench.tune.records import Candidate, SweepInfo
+from kernelbench.ui._text import ended_text
 
 __all__ = ["ManyDashboard", "ManyProgress", "Row", "many_observer", "rows_html"]
 
@@ -49,6 +53,12 @@ class Row:
     def progress(self) -> str:
         return f"{self.done}/{self.planned}" if self.planned else str(self.done)
 
+    def state(self) -> str:
+        """``running``, ``waiting``, ``failed: ...`` or how the sweep ended in words (``finished: budget used``)."""
+        if not self.ended:
+            return "running" if self.info is not None else "waiting"
+        return self.ended if self.ended.startswith("failed") else ended_text(self.ended)
+
     def best_text(self) -> str:
         if self.best is None or self.best.ms is None:
             return "no correct candidate yet" if not self.ended else "no correct candidate"
@@ -64,7 +74,7 @@ def rows_html(rows: list[Row]) -> str:
         bar = (f"<div style='width:120px;height:8px;background:#eee;display:inline-block;margin-right:6px'>"
                f"<div style='width:{min(1.0, fraction) * 100:.0f}%;height:8px;background:#1f77b4'></div></div>")
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(row.statuses.items()))
-        state = row.ended or ("running" if row.info is not None else "waiting")
+        state = row.state()
         cells = [html.escape(row.label), bar + html.escape(row.progress()), html.escape(row.best_text()),
                  html.escape(statuses), html.escape(state)]
         body.append("<tr>" + "".join(f"<td style='{cell}'>{c}</td>" for c in cells) + "</tr>")
@@ -72,23 +82,29 @@ def rows_html(rows: list[Row]) -> str:
 
 
 class ManyDashboard:
-    """The widget view: header, Stop (ends every sweep, keeps every result) and the table of rows."""
+    """The widget view: header, Stop (ends every sweep, keeps every result) and the table of rows;
+    static HTML once the run ends (:attr:`static_output`, also when not shown)."""
 
     def __init__(self, show: bool = True) -> None:
         import ipywidgets as widgets
 
+        from kernelbench.ui._base import SharedLooks
         from kernelbench.ui.stop import StopChannel
 
         self.show = show
         self.run: ManyRun | None = None
         self.rows: list[Row] = []
-        self.header = widgets.HTML()
-        self.table = widgets.HTML()
+        looks = SharedLooks()
+        self.header = looks.html()
+        self.table = looks.html()
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
-                                          tooltip="End every sweep now; keep every result")
+                                          tooltip="End every sweep now; keep every result", layout=looks.layout)
         self.stop_button.on_click(self._on_stop)
-        self.root = widgets.VBox([self.header, self.stop_button, self.table])
+        self.root = widgets.VBox([self.header, self.stop_button, self.table], layout=looks.layout)
         self.stop_channel = StopChannel(self.stop_button)
+        self.handle: Any = None  # the DisplayHandle of the live output
+        #: The mimebundle that replaces the live output once the run ends.
+        self.static_output: dict[str, Any] | None = None
 
     def attach(self, run: ManyRun) -> None:
         self.run = run
@@ -109,17 +125,35 @@ class ManyDashboard:
             if self.show:
                 from IPython.display import display
 
-                display(self.root)
+                self.handle = display(self.root, display_id=True)
             self.stop_channel.open()
         elif isinstance(event, ShapeEvent):
             self.rows[event.index].take(event.event)
             self.table.value = rows_html(self.rows)
             self.stop_channel.process()
         elif isinstance(event, ManyFinished):
-            self.stop_channel.close()
-            self.stop_button.disabled = True
-            self.stop_button.description = "Stopped" if event.stopped else "Done"
-            self.table.value = rows_html(self.rows)
+            self._finish(event)
+
+    def _finish(self, event: ManyFinished) -> None:
+        from kernelbench.ui._base import close_tree, ended_badge
+
+        self.stop_channel.close()
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopped" if event.stopped else "Done"
+        self.table.value = rows_html(self.rows)
+        interrupted = any(row.ended == "interrupt" for row in self.rows)
+        how = "interrupt" if interrupted else "stop" if event.stopped else "done"
+        text = "\n".join([html.unescape(re.sub(r"<[^>]+>", "", self.header.value)), ended_text(how),
+                          *(f"{row.label}: {row.progress()} candidates, best {row.best_text()}, {row.state()}"
+                            for row in self.rows)])
+        self.static_output = {
+            "text/html": (f"<div class='kb-dashboard kb-static'>{self.header.value}"
+                          f"<div style='margin:4px 0'>{ended_badge(how)}</div>{self.table.value}</div>"),
+            "text/plain": text,
+        }
+        if self.handle is not None:
+            self.handle.update(self.static_output, raw=True)
+        close_tree(self.root, empty=self.show)
 
 
 class ManyProgress:
