@@ -189,3 +189,27 @@ def test_magic_problem_errors_are_usage_errors(ip) -> None:
     ip.user_ns["x"] = torch.randn(4, 4, device=kernelbench.DEVICE)
     with pytest.raises(UsageError, match="drop --args and --ref"):
         run(ip, f"%%kernel -q --problem {path} --args x\n{body}")
+
+
+def test_a_problem_s_reference_is_rebuilt_from_its_file_seed_and_sizes(tmp_path: Path) -> None:
+    from kernelbench.io.problem import ProblemSizes, reference_of
+    from kernelbench.tune.worker.recipe import rebuild_reference, reference_recipe
+
+    p = kernelbench.problem(PROBLEMS / "layer_norm.py", seed=2, features=24, rows=4)
+    recipe = reference_recipe(p.ref, p.args)
+    assert recipe is not None and recipe["kwargs"]["sizes"] == {"features": 24, "rows": 4}
+    assert recipe["kwargs"]["seed"] == 2 and recipe["kwargs"]["n_inputs"] == 1
+    assert reference_recipe(p.forward, p.args) is None  # the eager Model with its own parameters: not a reference
+    args = p.make_args(5)  # fresh parameters too: the rebuilt reference takes them as arguments
+    torch.testing.assert_close(rebuild_reference(recipe)(*args), p.ref(*args), rtol=0, atol=0)
+    # The bench's family of sizes describes the reference of the size its arguments are.
+    family = ProblemSizes(p, {"rows": [4, 8]})
+    eight = family.make_args(8)
+    assert reference_recipe(family.ref, eight)["kwargs"]["sizes"] == {"features": 24, "rows": 8}
+    # A file edited since the notebook loaded it is not rebuilt.
+    edited = tmp_path / "layer_norm.py"
+    edited.write_text((PROBLEMS / "layer_norm.py").read_text())
+    q = kernelbench.problem(edited)
+    edited.write_text(edited.read_text().replace("rows = 16", "rows = 17"))
+    with pytest.raises(ProblemError, match="not the file the notebook loaded"):
+        reference_of(**reference_recipe(q.ref, q.args)["kwargs"])

@@ -251,3 +251,36 @@ def test_the_executor_setting_takes_local_or_ray_and_names_itself_when_wrong() -
     with pytest.raises(kernelbench.KernelbenchError, match="executor='dask' is not an executor"):
         tiles.scale.tune(torch.randn(16, 16, device=DEV), ref=lambda t: t * 3, budget=1, live=False, store=False,
                          executor="dask")
+
+
+def test_problem_file_and_torch_function_references_are_computed_on_the_actors(executor: Any, tmp_path: Any,
+                                                                               caplog: Any) -> None:
+    import functools
+
+    from kernelbench.io.problem import load_module
+
+    from .test_worker import JITTERY, PROBLEMS
+
+    def tune(kernel: Any, args: Any, ref: Any, on: Any) -> list[str]:
+        result = kernel.tune(*args, ref=ref, budget=1, seed=0, executor=on, live=False, store=False)
+        return [c.status for c in result.candidates]
+
+    kernels = load_module(os.path.join(PROBLEMS, "kernels", "scale_add.py"))
+    p = kernelbench.problem(os.path.join(PROBLEMS, "scale_add.py"))
+    x = torch.randn(32, 32, device=DEV)
+    for kernel, args, ref, want in ((kernels.scale_add, p.args, p.ref, "ok"),
+                                    (kernels.scale_add_wrong, p.args, p.ref, "wrong"),
+                                    (tiles.scale, (x,), functools.partial(torch.mul, other=3.0), "ok")):
+        watched = _Watched(executor)
+        assert tune(kernel, args, ref, watched) == tune(kernel, args, ref, "local") == [want]
+        # The object store got the arguments only; every actor computed the references and matched.
+        assert not [key for key in watched.made._setup.eval_tensors if key.startswith("ref")]
+        assert not watched.made.shipped
+    # A reference the actors compute otherwise than the notebook: sent after all, and still checked right.
+    path = tmp_path / "jittery.py"
+    path.write_text(JITTERY)
+    q = kernelbench.problem(path)
+    for kernel, want in ((tiles.always_wrong, "ok"), (tiles.scale, "wrong")):
+        watched = _Watched(executor)
+        assert tune(kernel, q.args, q.ref, watched) == [want]
+        assert watched.made.shipped and "differs from the notebook's" in caplog.text

@@ -213,7 +213,7 @@ def test_float64_references_of_16_bit_outputs_travel_as_float32() -> None:
     ref64 = x.double() * 3
     pool = _Pool(recipe_for(tiles.scale), Problem("scale", (x,), [((x,), [ref64])], [x]))
     assert pool.eval_tensors["ref0_0"].dtype == torch.float32
-    assert pool.eval_init["checks"][0][1] == ["float64"]  # widened again in the worker
+    assert pool.eval_init["checks"][0]["refs"] == ["float64"]  # widened again in the worker
     assert "check0_0" not in pool.eval_tensors  # the first check set is the arguments: sent once
     result = Sweep(tiles.scale, (x,), ref=lambda t: t * 3, budget=2, seed=0, executor=Isolated()).run()
     assert set(result.df["status"]) == {"ok"}
@@ -455,3 +455,120 @@ def {name}(x: torch.Tensor) -> torch.Tensor:
     result = k.tune(torch.randn(16, 16, device=DEV), ref=lambda t: t * 4, budget=1, isolate=True,
                     live=False, store=False)
     assert [c.status for c in result.candidates] == ["ok"], result.candidates[0].error
+
+
+# --------------------------------------------------------------------------------------------------
+# References computed where they are used
+
+PROBLEMS = os.path.join(os.path.dirname(__file__), "problems")
+
+#: A problem whose Model the seed does not fix: Python's own random draws a factor within 1e-9 of 2,
+#: other in every process, so a worker's float64 reference differs from the notebook's in its last
+#: bits (a kernel computing x * 2 is right against either).
+JITTERY = '''
+import random
+import torch
+import torch.nn as nn
+
+_JITTER = 1 + random.random() * 1e-9
+
+
+class Model(nn.Module):
+    def forward(self, x):
+        return x * (2.0 * _JITTER)
+
+
+rows = 32
+cols = 32
+
+
+def get_inputs():
+    return [torch.randn(rows, cols)]
+'''
+
+_SHIPPED = "sending the check inputs and references themselves"
+
+
+def _ref_keys(tensors: dict[str, Any]) -> list[str]:
+    return sorted(key for key in tensors if key.startswith("ref"))
+
+
+def _one_config(kernel: Any, args: Any, ref: Any, executor: Any) -> list[str]:
+    result = kernel.tune(*args, ref=ref, budget=1, seed=0, executor=executor, live=False, store=False)
+    return [c.status for c in result.candidates]  # Helion's default config
+
+
+def test_a_problem_file_s_references_are_computed_in_the_worker_not_shipped(caplog: Any) -> None:
+    from kernelbench.io.problem import load_module
+
+    kernels = load_module(os.path.join(PROBLEMS, "kernels", "scale_add.py"))
+    p = kernelbench.problem(os.path.join(PROBLEMS, "scale_add.py"))
+    for kernel, want in ((kernels.scale_add, "ok"), (kernels.scale_add_wrong, "wrong")):
+        executor = _Watched()
+        in_workers = _one_config(kernel, p.args, p.ref, executor)
+        assert in_workers == _one_config(kernel, p.args, p.ref, "local") == [want]
+        # What went to the worker: the two arguments; the references as a recipe and digests.
+        pool = executor.made.eval_worker.pool
+        assert sorted(pool.eval_tensors) == ["arg0", "arg1"]
+        assert all("computed" in check for check in pool.eval_init["checks"])
+        (recipe,) = pool.eval_init["references"]
+        assert recipe["qualname"] == "reference_of" and recipe["kwargs"]["path"].endswith("scale_add.py")
+    assert _SHIPPED not in caplog.text
+    # The float64 references that stayed behind, for a problem of 2 x 8 x 48: shipping them was 6 kB.
+    shipped = pool.shipped("for the test")[1]
+    assert _ref_keys(shipped) == ["ref0_0", "ref1_0"] and shipped["ref0_0"].dtype == torch.float64
+
+
+def test_a_reference_the_worker_computes_otherwise_is_shipped_and_still_checks(tmp_path: Any, caplog: Any) -> None:
+    path = tmp_path / "jittery.py"
+    path.write_text(JITTERY)
+    p = kernelbench.problem(path)
+    for kernel, want in ((tiles.always_wrong, "ok"), (tiles.scale, "wrong")):  # x * 2 is right, x * 3 not
+        caplog.clear()
+        executor = _Watched()
+        assert _one_config(kernel, p.args, p.ref, executor) == [want]
+        assert "differs from the notebook's" in caplog.text and _SHIPPED in caplog.text, caplog.text
+    # A problem file edited after the notebook loaded it is not used by the worker either.
+    path.write_text(JITTERY.replace("rows = 32", "rows = 32  # edited"))
+    caplog.clear()
+    assert _one_config(tiles.always_wrong, p.args, p.ref, _Watched()) == ["ok"]
+    assert "not the file the notebook loaded" in caplog.text, caplog.text
+
+
+def test_a_digest_that_does_not_match_sends_the_references(monkeypatch: Any, caplog: Any) -> None:
+    import functools
+
+    from kernelbench.core.check import Computed
+    from kernelbench.tune.worker import pool as pool_module
+
+    real = pool_module.digest
+    monkeypatch.setattr(pool_module, "digest", lambda args: "0" * 32 if isinstance(args, Computed) else real(args))
+    x = torch.randn(32, 32, device=DEV)
+    ref = functools.partial(torch.mul, other=3.0)
+    assert _one_config(tiles.scale, (x,), ref, _Watched()) == ["ok"]
+    assert _one_config(tiles.always_wrong, (x,), ref, _Watched()) == ["wrong"]
+    assert "check set 0 (torch.mul) computed here in float64 differs" in caplog.text, caplog.text
+
+
+def test_an_importable_torch_function_reference_is_not_shipped() -> None:
+    import functools
+
+    from kernelbench.tune.worker.recipe import reference_recipe
+
+    x = torch.randn(64, 8, device=DEV)
+    cases = ((tiles.right_only_at_block_16, torch.clone, [[8], [16], [32]], ["wrong", "ok", "wrong"], []),
+             (tiles.scale, functools.partial(torch.mul, other=3.0), [[16, 8]], ["ok"], []),
+             (tiles.scale, lambda t: t * 3, [[16, 8]], ["ok"], ["ref0_0", "ref1_0"]))  # a lambda: shipped
+    for kernel, ref, blocks, want, shipped in cases:
+        executor = _Watched()
+        result = kernel.tune(x, ref=ref, strategy="grid", fixed={"block_sizes": blocks}, seed=0, executor=executor,
+                             live=False, store=False)
+        assert [c.status for c in result.candidates] == want
+        assert _ref_keys(executor.made.eval_worker.pool.eval_tensors) == shipped
+    assert reference_recipe(torch.clone, (x,)) == {"module": "torch", "qualname": "clone", "make": False,
+                                                   "args": [], "kwargs": {}}
+    assert reference_recipe(torch.nn.functional.gelu, (x,))["module"] == "torch._C._nn"
+    partial = reference_recipe(functools.partial(torch.sum, dim=(0, 1), dtype=torch.float64), (x,))
+    assert partial is not None and partial["kwargs"] == {"dim": {"__tuple__": [0, 1]}, "dtype": {"__dtype__": "float64"}}
+    assert reference_recipe(functools.partial(torch.mul, other=x), (x,)) is None  # a tensor bound in: shipped
+    assert reference_recipe(_ref_keys, (x,)) is None  # a function of the tests (not an installed module)

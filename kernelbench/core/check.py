@@ -39,6 +39,7 @@ from kernelbench._errors import CheckError
 
 __all__ = [
     "CheckReport",
+    "Computed",
     "Drawn",
     "OutputCheck",
     "check_kernel",
@@ -340,6 +341,19 @@ def native_reference(ref: Callable[..., Any], args: Sequence[Any]) -> list[torch
         ) from None
 
 
+class Computed(list):  # type: ignore[type-arg]
+    """Reference outputs :func:`reference` computed: a plain list that also says how (``ref`` called on
+    the input set, in ``precision``), so a worker process or a Ray actor that can rebuild ``ref``
+    computes them again where they are used instead of receiving them."""
+
+    ref: Callable[..., Any]
+    precision: str
+
+    def __init__(self, outs: Sequence[torch.Tensor], ref: Callable[..., Any], precision: str) -> None:
+        super().__init__(outs)
+        self.ref, self.precision = ref, precision
+
+
 def reference(ref: Callable[..., Any], args: Sequence[Any]) -> tuple[list[torch.Tensor], str]:
     """The reference's outputs computed in float64 where it can be; also says which precision."""
     outs, precision, _why = reference_explained(ref, args)
@@ -365,10 +379,10 @@ def reference_explained(ref: Callable[..., Any], args: Sequence[Any]) -> tuple[l
                              if o.dtype.is_floating_point and o.dtype != torch.float64})
             why = (f"float64 inputs, but its outputs came back as {'/'.join(narrow)}: it computes in a narrower "
                    "dtype inside" if narrow else "")
-            return outs, "float64", why
+            return Computed(outs, ref, "float64"), "float64", why
     else:
         why = "the arguments' own dtypes, not float64: no floating-point argument to run in float64"
-    return native_reference(ref, args), "native", why
+    return Computed(native_reference(ref, args), ref, "native"), "native", why
 
 
 # --------------------------------------------------------------------------------------------------

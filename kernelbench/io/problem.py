@@ -15,6 +15,10 @@ constants (``batch_size = 16``, ``dim = 16384``). :func:`problem` loads one:
   ``torch.func.functional_call`` with the parameters it is given, so a check's fresh trials (which
   draw fresh parameters as well as fresh inputs) stay consistent, and the reference runs in float64
   with everything else (floating buffers follow the inputs' dtype).
+* A sweep in worker processes or on Ray actors does not send :attr:`Problem.ref`'s outputs: the
+  worker loads the same file (checked by its hash) with the same seed and sizes and computes them on
+  its device (:func:`reference_of`; :meth:`Problem.__kernelbench_reference__` describes it), and is
+  sent them only if its bits differ from the notebook's.
 
 This public ``Problem`` is a *problem to solve*. It is not :class:`kernelbench.core.evaluate.Problem`,
 the engine's prepared set of inputs and reference outputs that candidates are checked and timed on.
@@ -46,7 +50,7 @@ from kernelbench.io.files import NotRegularFile, open_regular
 
 __all__ = [
     "FAST_P", "Problem", "ProblemError", "ProblemSizes", "ScoreReport", "ScoreRow", "load_module", "parse_sizes",
-    "problem", "score", "size_constants",
+    "problem", "reference_of", "score", "size_constants",
 ]
 
 _counter = itertools.count()
@@ -260,6 +264,8 @@ class Problem:
     module: types.ModuleType
     n_inputs: int
     args: tuple[Any, ...]
+    #: The file's text as loaded, hashed: a reference rebuilt from the file elsewhere checks it.
+    source_sha256: str = ""
 
     @property
     def inputs(self) -> tuple[Any, ...]:
@@ -294,6 +300,16 @@ class Problem:
                    for name, b in self.model.named_buffers()}
         return torch.func.functional_call(self.model, {**params, **buffers}, inputs)
 
+    def __kernelbench_reference__(self, method: str, args: Sequence[Any]) -> dict[str, Any] | None:
+        """How a worker process or a Ray actor rebuilds ``self.<method>`` to compute references where
+        they are used (``kernelbench.tune.worker.recipe.reference_recipe``): the file, its seed and
+        sizes. Only :meth:`ref` is described."""
+        if method != "ref":
+            return None
+        return {"module": __name__, "qualname": "reference_of", "make": True, "args": [],
+                "kwargs": {"path": str(self.path.resolve()), "seed": self.seed, "sizes": dict(self.overrides),
+                           "n_inputs": self.n_inputs, "source_sha256": self.source_sha256}}
+
     def forward(self, *args: Any) -> Any:
         """The eager Model itself on the inputs of ``args`` (its own parameters): what KernelBench times."""
         return self.model(*self._split(args)[0])
@@ -319,9 +335,14 @@ def problem(path: str | Path, *, seed: int = 0, device: str | None = None, **siz
     ``sizes`` replace module-level numeric constants (``N=4096``) before the file runs; ``seed`` seeds
     the Model's initialisation and ``get_inputs()``; ``device`` defaults to ``kernelbench.DEVICE``.
     """
-    path = Path(path)
-    device = device or DEVICE
-    tree = _parse(_read(path, "problem"), path)
+    return _load(Path(path), seed, device or DEVICE, sizes, n_inputs=None)
+
+
+def _load(path: Path, seed: int, device: str, sizes: Mapping[str, int | float], n_inputs: int | None) -> Problem:
+    """:func:`problem`; given ``n_inputs``, ``get_inputs()`` is not called (the problem's ``args`` are
+    empty): a reference rebuilt elsewhere needs the Model only, and a big input is not drawn twice."""
+    source = _read(path, "problem")
+    tree = _parse(source, path)
     constants = size_constants(path) if sizes else {}
     for name, value in sizes.items():
         if name not in constants:
@@ -343,12 +364,28 @@ def problem(path: str | Path, *, seed: int = 0, device: str | None = None, **siz
                                f"{_first_line(error)}") from None
     model = model.to(device).eval()
     params = {name: p.detach() for name, p in model.named_parameters()}
-    inputs = _draw_inputs(module, seed, device, path)
+    inputs = _draw_inputs(module, seed, device, path) if n_inputs is None else []
     values = {n: getattr(module, n) for n in _constant_assignments(tree)}
     numeric = {n: v for n, v in values.items() if type(v) in (int, float)}
     return Problem(path=path, name=path.stem, seed=seed, device=device, sizes=numeric, overrides=dict(sizes),
-                   model=model, params=params, module=module, n_inputs=len(inputs),
-                   args=(*inputs, *params.values()))
+                   model=model, params=params, module=module,
+                   n_inputs=len(inputs) if n_inputs is None else n_inputs,
+                   args=(*inputs, *params.values()) if n_inputs is None else (),
+                   source_sha256=hashlib.sha256(source.encode()).hexdigest())
+
+
+def reference_of(path: str, seed: int, sizes: dict[str, int | float], n_inputs: int,
+                 source_sha256: str) -> Callable[..., Any]:
+    """The :attr:`Problem.ref` of the problem ``path`` loaded with ``seed`` and ``sizes``, rebuilt on
+    this process's device (a worker process or a Ray actor computes its check references with it
+    instead of receiving them: :meth:`Problem.__kernelbench_reference__`). The Model is built under
+    ``seed`` as :func:`problem` builds it; no inputs are drawn. A file whose text is not the one the
+    notebook loaded (``source_sha256``) is an error: its Model may be another."""
+    loaded = _load(Path(path), seed, DEVICE, sizes, n_inputs=n_inputs)
+    if loaded.source_sha256 != source_sha256:
+        raise ProblemError(f"{path} is not the file the notebook loaded (it was edited since, or this machine "
+                           "has another)")
+    return loaded.ref
 
 
 def _shape_key(args: Sequence[Any]) -> tuple[Any, ...]:
@@ -400,6 +437,11 @@ class ProblemSizes:
 
     def ref(self, *args: Any) -> Any:
         return self._owner(args).ref(*args)
+
+    def __kernelbench_reference__(self, method: str, args: Sequence[Any]) -> dict[str, Any] | None:
+        """:meth:`ref` on ``args`` is the reference of the problem at their size (described by it)."""
+        found = self._by_shape.get(_shape_key(args))
+        return found.__kernelbench_reference__(method, args) if found is not None and method == "ref" else None
 
     def eager(self, *args: Any) -> Any:
         return self._owner(args).forward(*args)

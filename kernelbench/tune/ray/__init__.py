@@ -8,7 +8,8 @@ with the same pipeline as a local worker process (:class:`kernelbench.tune.worke
   completion order, time limits, dead and hung actors replaced.
 
 Layer rule: like the rest of ``tune``, it imports ``_errors``, ``_settings``, ``core`` and ``tune``
-only; an actor process loads ``core``, ``tune.worker`` and ``tune.ray.actor``. Ray itself is an
+only; an actor process loads ``core``, ``tune.worker`` and ``tune.ray.actor`` (and
+``kernelbench.io.problem``, by name, where it computes a KernelBench problem's references itself). Ray itself is an
 optional extra (``pip install "kernelbench[ray]"``): only ``kernelbench.tune.ray.executor`` imports it,
 and this package's names import it when used, never ``import kernelbench``.
 """

@@ -4,7 +4,9 @@ here): :mod:`kernelbench.tune.ray.executor` makes it an actor.
 An actor holds the set-up of the last few sweeps it served (kernel from its recipe, inputs, check
 references), so concurrent sweeps of ``tune_many`` share actors without setting up again. Everything
 it is sent is JSON and raw tensor buffers (numpy arrays in Ray's object store): nothing of the user's
-is pickled.
+is pickled. Check inputs drawn by ``fresh_inputs`` and references that can be rebuilt by name are
+made here, as in a local worker (:class:`~kernelbench.tune.worker.entry.WorkerState`); a mismatch
+with the notebook's bits is answered ``redraw`` and the driver sends them.
 """
 
 from __future__ import annotations

@@ -3,8 +3,11 @@
 * One actor per GPU (``num_gpus=gpus_per_actor``); on a cluster with no GPUs, one per CPU
   (``num_cpus=1``, Triton's interpreter). ``max_actors`` caps the count.
 * A sweep's set-up (recipe JSON, the given inputs' bytes, check references; check inputs drawn by
-  ``fresh_inputs`` travel as a seed and a digest and are drawn again by the actor) is put in the
-  object store once; each actor is sent a reference to it before its first candidate of that sweep.
+  ``fresh_inputs`` travel as a seed and a digest and are drawn again by the actor, and references
+  rebuilt by name — a KernelBench problem's, ``torch.softmax`` — as their recipe and a digest and are
+  computed by the actor on its device; :class:`kernelbench.tune.worker.pool._Pool` decides, for the
+  local workers too) is put in the object store once; each actor is sent a reference to it before
+  its first candidate of that sweep. An actor whose bits differ is sent them instead.
 * Submitted candidates wait in one queue shared by every sweep of the pool (``tune_many`` runs
   several at once); an actor that frees up takes the next one (the sweep with the fewest running
   first), and results are handed back in the order they finish.
@@ -226,7 +229,8 @@ class ActorPool:
             assert job.actor is not None
             job.actor.keys.discard(job.evaluator.key)
             if data.get("redraw") and not job.evaluator.shipped:
-                job.evaluator.ship_inputs()  # this actor drew other bits: send it the inputs themselves
+                # This actor drew or computed other bits: send it the inputs and references themselves.
+                job.evaluator.ship_inputs(data.get("error", ""))
                 self.queue.appendleft(job)
                 return
             job.evaluator._fail(SweepError(f"a Ray actor could not set {job.evaluator.name} up: {data.get('error')}"))
@@ -328,9 +332,10 @@ class RayEvaluator(Evaluator):
         self._error: BaseException | None = None
         self._cancelled = False
 
-    def ship_inputs(self) -> None:
-        """Put the set-up with every check input in the object store (an actor drew other bits)."""
-        init, tensors = self._setup.shipped()
+    def ship_inputs(self, reason: str = "") -> None:
+        """Put the set-up with every check input and reference in the object store (an actor drew or
+        computed other bits: ``reason``)."""
+        init, tensors = self._setup.shipped(reason)
         self.payload = ray.put(to_payload({"role": "eval", **init}, tensors))
         self.shipped = True
 

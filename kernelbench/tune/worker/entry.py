@@ -26,9 +26,9 @@ import torch
 
 import kernelbench.core.device as _device
 from kernelbench._settings import settings
-from kernelbench.core.check import fresh_inputs
+from kernelbench.core.check import copy_args, fresh_inputs, reference
 from kernelbench.core.evaluate import Outcome, Phase, Problem, evaluate, expected_outputs, short_error
-from kernelbench.tune.worker.recipe import Recipe, materialise
+from kernelbench.tune.worker.recipe import Recipe, materialise, rebuild_reference
 from kernelbench.tune.worker.wire import digest, recv, send, unpack_args
 
 __all__ = ["RedrawMismatch", "WorkerState", "main"]
@@ -47,7 +47,14 @@ def loaded_modules() -> list[str]:
 
 
 class WorkerState:
-    """One sweep set up in this process: the kernel from its recipe, its inputs and references."""
+    """One sweep set up in this process: the kernel from its recipe, its inputs and references.
+
+    Check inputs drawn by ``fresh_inputs`` are drawn again here, and references the parent could
+    describe by name (:func:`~kernelbench.tune.worker.recipe.reference_recipe`) are computed again
+    here, on this device; each is checked bit for bit against the notebook's digest first (inputs
+    before the references computed from them). A mismatch raises :class:`RedrawMismatch`: the parent
+    sends them instead.
+    """
 
     def __init__(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         device = _device.DEVICE
@@ -58,18 +65,23 @@ class WorkerState:
         self.kernel = materialise(self.recipe)
         args = unpack_args(header["args"], tensors, device, fake=header["role"] == "compile")
         self.bound = self.kernel.bind(args)
+        references: dict[int, Callable[..., Any]] = {}
         checks: list[tuple[tuple[Any, ...], list[torch.Tensor]]] = []
         for k, check in enumerate(header.get("checks", [])):
-            if isinstance(check, dict):  # drawn by fresh_inputs from the given arguments: drawn again here
+            if check.get("given"):  # the given arguments: sent once (they are what is timed)
+                inputs = args
+            elif "drawn" in check:  # drawn by fresh_inputs from the given arguments: drawn again here
                 inputs = fresh_inputs(args, check["drawn"])
                 if digest(inputs) != check["digest"]:
                     raise RedrawMismatch(f"check inputs {k} redrawn with seed {check['drawn']} differ from the "
                                          "notebook's")
-                ref_dtypes = check["refs"]
             else:
-                specs, ref_dtypes = check
-                inputs = unpack_args(specs, tensors, device)
-            refs = [tensors[f"ref{k}_{j}"].to(device, getattr(torch, dtype)) for j, dtype in enumerate(ref_dtypes)]
+                inputs = unpack_args(check["inputs"], tensors, device)
+            computed = check.get("computed")
+            if computed is None:
+                refs = [tensors[f"ref{k}_{j}"].to(device, getattr(torch, dtype)) for j, dtype in enumerate(check["refs"])]
+            else:
+                refs = _computed_references(k, header["references"][computed["recipe"]], computed, inputs, references)
             checks.append((inputs, refs))
         # [[shape, dtype], ...] of the reference outputs: their layout is all a check needs of them.
         self.problem = Problem(self.recipe.name, args, checks, expected_outputs(header["native"]),
@@ -88,8 +100,28 @@ class WorkerState:
         return evaluate(lambda: self.compile(config, launch=False)[0], self.problem, on_phase=on_phase)
 
 
+def _computed_references(k: int, recipe: dict[str, Any], want: dict[str, Any], inputs: tuple[Any, ...],
+                         rebuilt: dict[int, Callable[..., Any]]) -> list[torch.Tensor]:
+    """Check set ``k``'s reference outputs computed here as the notebook computed them (on copies of
+    the inputs, float64 where it can), if their bits are the notebook's; else :class:`RedrawMismatch`."""
+    where = f"the reference of check set {k} ({recipe['module']}.{recipe['qualname']})"
+    try:
+        if want["recipe"] not in rebuilt:
+            rebuilt[want["recipe"]] = rebuild_reference(recipe)
+        outs, precision = reference(rebuilt[want["recipe"]], copy_args(inputs))
+    except Exception as error:  # noqa: BLE001 - whatever it is, the notebook's outputs are sent instead
+        raise RedrawMismatch(f"{where} could not be computed here: {short_error(error)}") from None
+    if precision != want["precision"]:
+        raise RedrawMismatch(f"{where} ran in {precision} here but in {want['precision']} in the notebook")
+    if digest(outs) != want["digest"]:
+        raise RedrawMismatch(f"{where} computed here in {precision} differs from the notebook's (another torch, "
+                             "device or problem file, or a reference that is not deterministic)")
+    return list(outs)
+
+
 class RedrawMismatch(Exception):
-    """Check inputs drawn again here are not bit-identical to the notebook's: they must be sent."""
+    """Check inputs drawn again here, or references computed again here, are not bit-identical to the
+    notebook's (or could not be made): they must be sent."""
 
 
 _PR_SET_PDEATHSIG = 1

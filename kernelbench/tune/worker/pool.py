@@ -8,9 +8,13 @@ notebook down with it, and on a GPU host candidates compile in parallel ahead of
   kept so errors still name the cell line) and the globals it reads (modules by name, plain values,
   helper functions by source). Nothing is pickled: messages are JSON, each tensor travels as its raw
   bytes (dtype and shape in the JSON), sent from and received into tensor memory without copies.
-  Only what cannot be drawn again travels: check inputs made by ``fresh_inputs`` go as their seed
-  and a digest of their bits; the worker draws them from the given arguments, checks the digest,
-  and is sent the inputs themselves only if its bits differ.
+  Only what cannot be made again travels: check inputs made by ``fresh_inputs`` go as their seed
+  and a digest of their bits, and references that can be rebuilt by name (a KernelBench problem's,
+  ``torch.softmax``, a ``functools.partial`` of one: :func:`~kernelbench.tune.worker.recipe.reference_recipe`)
+  as that recipe and a digest of the notebook's outputs; the worker draws the inputs from the given
+  arguments and computes the references on its device, checks the digests, and is sent the inputs
+  and references themselves only if its bits differ (the notebook's log says why). Other references
+  (lambdas, notebook functions) travel as their outputs.
 * The parent watches each phase with a time limit (compile, then run/check/time). A worker that
   overruns is killed (``timeout``); one that dies (segfault, ``os._exit``, CUDA illegal address,
   out of memory) is labelled with the cause from its exit status and log, and restarted.
@@ -25,6 +29,7 @@ import atexit
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -42,18 +47,20 @@ import torch
 
 from kernelbench._errors import SweepError
 from kernelbench._settings import settings
-from kernelbench.core.check import Drawn
+from kernelbench.core.check import Computed, Drawn
 from kernelbench.core.device import DEVICE, is_interpreter
 from kernelbench.core.evaluate import Outcome, Problem, Status
 from kernelbench.core.target import KernelTarget
 from kernelbench.tune.evaluators import Evaluator
-from kernelbench.tune.worker.recipe import Recipe, recipe_for
+from kernelbench.tune.worker.recipe import Recipe, recipe_for, reference_recipe
 from kernelbench.tune.worker.wire import digest, pack_args, recv, send
 
 __all__ = ["CompileWorkers", "EvalWorker", "Isolated", "WorkerDied", "WorkerEvaluator", "WorkerTimeout",
            "compile_worker_count", "release_workers", "start_workers"]
 
 STARTUP_TIMEOUT_S = 180.0
+
+_log = logging.getLogger(__name__)
 
 #: What ``python -c`` runs in a new worker: on Linux, ask for SIGKILL when the parent dies *before* the
 #: seconds of importing torch and Helion (a notebook killed meanwhile leaves no orphan), leave at once if
@@ -165,14 +172,15 @@ class _Process:
         self.ready = True
         self.modules: list[str] = header.get("modules", [])  # the kernelbench modules it has loaded
 
-    def wait_ready(self, shipped: Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]] | None = None) -> None:
-        """Wait for the set-up's answer; if the worker could not draw the check inputs bit for bit
-        (another torch, another device), set it up again with ``shipped()``: the inputs themselves."""
+    def wait_ready(self, shipped: Callable[[str], tuple[dict[str, Any], dict[str, torch.Tensor]]] | None = None) -> None:
+        """Wait for the set-up's answer; if the worker could not make the check inputs or references
+        bit for bit (another torch, another device), set it up again with ``shipped(why)``: the inputs
+        and references themselves."""
         while not self.ready:
             header, _ = self.receive(STARTUP_TIMEOUT_S)
             if header.get("redraw") and shipped is not None and self.pending == 1:
                 self.pending = 0
-                self.init(*shipped())
+                self.init(*shipped(header.get("error", "")))
                 continue
             self.settle(header)
 
@@ -249,8 +257,9 @@ class _Pool:
                           "native": [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in native],
                           "gpu_warmup_ms": settings.gpu_warmup_ms, "gpu_rep_ms": settings.gpu_rep_ms,
                           "cpu_reps": settings.cpu_reps}
-        # Check inputs drawn by fresh_inputs travel as their seed and a digest: the worker draws them
-        # again from the given arguments and checks the bits (``shipped`` sends them, should they differ).
+        # Check inputs drawn by fresh_inputs travel as their seed and a digest, and references rebuilt
+        # by name as their recipe and a digest: the worker makes them again where they are used and
+        # checks the bits (``shipped`` sends them, should they differ).
         self.eval_init, self.eval_tensors = self._eval_init(problem, arg_specs, tensors, redraw=True)
         self._problem, self._arg_specs, self._arg_tensors = problem, arg_specs, tensors
         # What compile workers were set up with: parked ones are taken over as they are only for
@@ -262,29 +271,46 @@ class _Pool:
 
     def _eval_init(self, problem: Problem, arg_specs: list[Any], tensors: dict[str, torch.Tensor],
                    redraw: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The eval set-up: with ``redraw``, only what cannot be made again where it is used travels."""
         args, native = problem.args, problem.expected
-        check_specs: list[Any] = []
+        check_specs: list[dict[str, Any]] = []
         check_tensors: dict[str, torch.Tensor] = dict(tensors)
+        recipes: list[dict[str, Any]] = []  # the references rebuilt by name; checks name them by index
         for k, (inputs, refs) in enumerate(problem.checks):
-            ref_dtypes = [str(r.dtype).removeprefix("torch.") for r in refs]
+            spec: dict[str, Any] = {"refs": [str(r.dtype).removeprefix("torch.") for r in refs]}
             if k == 0 and len(inputs) == len(args) and all(a is b for a, b in zip(inputs, args)):
-                check_specs.append([arg_specs, ref_dtypes])  # the first check set is the given arguments: sent once
+                spec["given"] = True  # the first check set is the given arguments: sent once
             elif redraw and isinstance(inputs, Drawn):
-                check_specs.append({"drawn": inputs.seed, "digest": digest(inputs), "refs": ref_dtypes})
+                spec.update(drawn=inputs.seed, digest=digest(inputs))
             else:
                 specs, ts = pack_args(f"check{k}_", inputs)
                 check_tensors.update(ts)
-                check_specs.append([specs, ref_dtypes])
-            for j, (r, out) in enumerate(zip(refs, native)):
-                # A float64 reference of a 16-bit output travels as float32 (half the bytes; the
-                # rounding, 6e-8 relative, is far inside any 16-bit tolerance) and is widened again.
-                narrow = r.dtype == torch.float64 and out.is_floating_point() and out.element_size() <= 2
-                check_tensors[f"ref{k}_{j}"] = r.float() if narrow else r
-        return {**self.fake_init, "checks": check_specs}, check_tensors
+                spec["inputs"] = specs
+            recipe = reference_recipe(refs.ref, inputs) if redraw and isinstance(refs, Computed) else None
+            if recipe is not None:
+                # The worker computes them itself (as the notebook did: see Computed) and checks the bits.
+                if recipe not in recipes:
+                    recipes.append(recipe)
+                spec["computed"] = {"recipe": recipes.index(recipe), "precision": refs.precision,
+                                    "digest": digest(refs)}
+            else:
+                for j, (r, out) in enumerate(zip(refs, native)):
+                    # A float64 reference of a 16-bit output travels as float32 (half the bytes; the
+                    # rounding, 6e-8 relative, is far inside any 16-bit tolerance) and is widened again.
+                    narrow = r.dtype == torch.float64 and out.is_floating_point() and out.element_size() <= 2
+                    check_tensors[f"ref{k}_{j}"] = r.float() if narrow else r
+            check_specs.append(spec)
+        return {**self.fake_init, "checks": check_specs, "references": recipes}, check_tensors
 
-    def shipped(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        """The eval set-up with every check input sent as it is (none drawn again by the worker)."""
-        return self._eval_init(self._problem, self._arg_specs, self._arg_tensors, redraw=False)
+    def shipped(self, reason: str = "") -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The eval set-up with every check input and reference sent as it is (none made again by the
+        worker): what a worker whose own did not match the notebook's bits (``reason``) is sent."""
+        init, tensors = self._eval_init(self._problem, self._arg_specs, self._arg_tensors, redraw=False)
+        extra = sum(t.numel() * t.element_size() for t in tensors.values()) - sum(
+            t.numel() * t.element_size() for t in self.eval_tensors.values())
+        _log.warning("%s; sending the check inputs and references themselves instead (%.3g MB more)",
+                     reason or "a worker could not make the check inputs or references again", extra / 1e6)
+        return init, tensors
 
 
 # --------------------------------------------------------------------------------------------------
@@ -399,7 +425,7 @@ class EvalWorker:
                 header, _ = proc.receive(0)
                 if header.get("redraw") and proc.pending == 1:
                     proc.pending = 0
-                    proc.init(*self.pool.shipped())
+                    proc.init(*self.pool.shipped(header.get("error", "")))
                 else:
                     proc.settle(header)
         except (WorkerDied, WorkerTimeout, SweepError, OSError):

@@ -1,15 +1,23 @@
 """Recipes: how a worker process re-creates the user's kernel from its source and the globals it reads
-(modules by name, plain values, helper functions by source). Nothing is pickled."""
+(modules by name, plain values, helper functions by source), and the sweep's reference where it can
+be rebuilt by name (:func:`reference_recipe`). Nothing is pickled."""
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
+import importlib
 import inspect
+import json
 import linecache
 import os
+import site
+import sys
+import sysconfig
 import textwrap
 import types
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -17,7 +25,7 @@ import torch
 from kernelbench._errors import SweepError
 from kernelbench.core.target import KernelTarget
 
-__all__ = ["Recipe", "materialise", "recipe_for"]
+__all__ = ["Recipe", "materialise", "rebuild_reference", "recipe_for", "reference_recipe"]
 
 _SIMPLE = (int, float, bool, str, type(None))
 
@@ -156,3 +164,127 @@ def materialise(recipe: Recipe) -> Any:
     return helion.kernel(fn, **recipe.settings)
 
 
+
+
+# --------------------------------------------------------------------------------------------------
+# References by name: computed where they are used, never shipped as outputs or pickled
+#
+# A reference recipe is JSON: ``{"module", "qualname", "make", "args", "kwargs"}``. The worker imports
+# ``module``, walks ``qualname`` to an object, and uses it as the reference (``make`` false: called
+# with ``args``/``kwargs`` before the check inputs, as ``functools.partial`` does) or calls it with
+# them to get the reference (``make`` true: a factory, e.g. ``kernelbench.io.problem.reference_of``).
+# Values are JSON, with tuples as ``{"__tuple__": [...]}`` and dtypes as ``{"__dtype__": "float32"}``.
+
+
+class _NotDescribable(Exception):
+    pass
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, _SIMPLE):
+        return value
+    if isinstance(value, torch.dtype):
+        return {"__dtype__": str(value).removeprefix("torch.")}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) and not k.startswith("__") for k in value):
+        return {k: _encode(v) for k, v in value.items()}
+    raise _NotDescribable(type(value).__name__)
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        if set(value) == {"__dtype__"}:
+            dtype = getattr(torch, value["__dtype__"])
+            assert isinstance(dtype, torch.dtype)
+            return dtype
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+@functools.cache
+def _install_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("purelib", "platlib", "stdlib", "platstdlib") if k in paths}
+    roots.update(site.getsitepackages())
+    return tuple(os.path.realpath(r) + os.sep for r in roots)
+
+
+def _installed(module: str) -> bool:
+    """``module`` belongs to Python itself or to an installed package (not a notebook's own file,
+    which a worker on another machine may not have, and which importing would run again)."""
+    top = module.partition(".")[0]
+    if top in sys.builtin_module_names:
+        return True
+    file = getattr(sys.modules.get(top), "__file__", None)
+    return bool(file) and os.path.realpath(file).startswith(_install_roots())
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _importable(fn: Any) -> tuple[str, str] | None:
+    """``(module, qualname)`` that give back ``fn`` itself in an installed module, else None."""
+    module = getattr(fn, "__module__", None)
+    if not isinstance(module, str) or module == "__main__" or not _installed(module):
+        return None
+    for qualname in dict.fromkeys([getattr(fn, "__qualname__", ""), getattr(fn, "__name__", "")]):
+        if not qualname or "<" in qualname:
+            continue
+        try:
+            if _resolve(module, qualname) is fn:
+                return module, qualname
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+def reference_recipe(ref: Callable[..., Any], args: Sequence[Any]) -> dict[str, Any] | None:
+    """How a worker rebuilds the reference ``ref`` (as called on ``args``) by name, or None when it
+    cannot (a lambda, a notebook function: its outputs are sent instead).
+
+    * an object that describes its own method or call: ``type(obj).__kernelbench_reference__(obj,
+      method, args)`` returns a recipe (a KernelBench problem's ``ref``: its file, seed and sizes);
+    * a function of an installed module, found again there by its qualified name (``torch.softmax``,
+      ``torch.nn.functional.gelu``), possibly in a ``functools.partial`` with JSON-able arguments.
+    """
+    owner, method = (ref.__self__, ref.__name__) if inspect.ismethod(ref) else (ref, "__call__")
+    describe = getattr(type(owner), "__kernelbench_reference__", None)
+    if describe is not None:
+        recipe = describe(owner, method, args)
+        if recipe is None:
+            return None
+        if json.loads(json.dumps(recipe)) != recipe:
+            raise SweepError(f"{type(owner).__name__}.__kernelbench_reference__ returned a recipe that is not JSON")
+        return recipe
+    bound_args: list[Any] = []
+    bound_kwargs: dict[str, Any] = {}
+    if isinstance(ref, functools.partial):
+        bound_args, bound_kwargs, ref = list(ref.args), dict(ref.keywords), ref.func
+    found = _importable(ref)
+    if found is None:
+        return None
+    try:
+        encoded_args, encoded_kwargs = [_encode(a) for a in bound_args], _encode(bound_kwargs)
+    except _NotDescribable:
+        return None
+    return {"module": found[0], "qualname": found[1], "make": False, "args": encoded_args, "kwargs": encoded_kwargs}
+
+
+def rebuild_reference(recipe: dict[str, Any]) -> Callable[..., Any]:
+    """The reference a :func:`reference_recipe` describes, rebuilt in this process."""
+    target = _resolve(recipe["module"], recipe["qualname"])
+    args, kwargs = _decode(recipe["args"]), _decode(recipe["kwargs"])
+    if recipe["make"]:
+        return target(*args, **kwargs)
+    return functools.partial(target, *args, **kwargs) if args or kwargs else target
