@@ -15,17 +15,23 @@ crash is that row's result, with what it was doing):
 2. The example is also loaded as a module, with Helion's ``run_example`` replaced by a recorder, and
    its ``main()`` is run: each ``run_example(kernel, baseline, args, rtol=, atol=)`` call gives a
    kernel's inputs and its torch reference (of a dict of baselines, the one named torch). On the CPU,
-   ``helion._testing.DEVICE`` is the CPU and every integer argument of the functions ``main()`` calls
-   (``check(1024, 1024)``) above ``--cpu-max`` is lowered to it (the interpreter runs each tile in
-   Python); on a GPU the example's own sizes are used.
+   ``helion._testing.DEVICE`` is the CPU, every integer literal in ``main()`` and every integer
+   argument of the functions it calls (``check(1024, 1024)``) above ``--cpu-max`` is lowered to it
+   (the interpreter runs each tile in Python; lowering main()'s own literals keeps the sizes it
+   writes and the sizes it passes in agreement), and the module's own kernels, where main() calls
+   them itself, take Helion's default config (Helion's autotuner cannot run on a CPU); on a GPU the
+   example's own sizes are used.
 3. A kernel passed to ``run_example`` itself: ``kernel.check(ref, *args, rtol=, atol=)`` in the shell
    (one trial when an argument is an integer tensor: fresh random indices or offsets would break the
    example's invariants), and for ``--tune-only`` examples ``kernel.tune(*args, ref=ref, budget=N)``.
    A kernel the example reaches only through a wrapper (``lambda *a: attention(*a)[0]``): the wrapper
    is called once with the module's kernels stubbed to learn the kernel's own arguments, the
    notebook kernel is called on them in the shell, and the wrapper is run with the notebook's kernels
-   against the torch baseline at the example's tolerances. Backward-pass checks (``bwd=True``) are
-   not run.
+   against the torch baseline at the example's tolerances (module-level aliases of a kernel,
+   ``swiglu_fwd = _swiglu_fwd``, are rebound too). For a ``bwd=True`` call the wrapper's autograd
+   backward runs as well: the kernels it calls are checked by the gradients of the inputs that
+   require them, against torch autograd's through the baseline, for one random output gradient
+   (as Helion's ``run_example`` does).
 
 Writes ``<date>-<device>-helion-examples.json`` (one row per kernel: example, kernel, define, check,
 tune, seconds, error) and the same as a markdown table. Nothing from the examples is copied into this
@@ -51,6 +57,12 @@ from typing import Any
 
 SKIP_FILES = {"__init__.py"}
 SKIP_PREFIX = {"aot_": "AOT compilation examples: they drive Helion's ahead-of-time runner, not a kernel call"}
+#: examples whose CPU sizes need more than --cpu-max, and why
+CPU_MAX_AT_LEAST = {
+    # attention_backward asserts m_dim % block_m == 0 for its registered block sizes: at 32 Helion's
+    # default block is longer than the sequence (AssertionError); at 64 it divides it
+    "attention": 64,
+}
 DEFAULT_TUNE = "add,softmax,matmul,rms_norm,layer_norm,segment_reduction,fp8_matmul,sum"
 
 
@@ -152,13 +164,54 @@ def _called_by_main(source: str) -> list[str]:
 
 
 def _small(fn: Any, limit: int) -> Any:
+    """``fn`` with its integer arguments lowered to ``limit``, and on the CPU where its ``device``
+    parameter defaults to ``"cuda"`` and the caller gives none (``def test(..., device="cuda")``)."""
+    import inspect
+
+    try:
+        parameter = inspect.signature(fn).parameters.get("device")
+    except (TypeError, ValueError):
+        parameter = None
+    cuda_default = parameter is not None and parameter.default == "cuda"
+
     def small(*args: Any, **kwargs: Any) -> Any:
-        return fn(*(_shrink(a, limit) for a in args), **{k: _shrink(v, limit) for k, v in kwargs.items()})
+        args = tuple(_shrink(a, limit) for a in args)
+        kwargs = {k: _shrink(v, limit) for k, v in kwargs.items()}
+        if cuda_default and "device" not in inspect.signature(fn).bind_partial(*args, **kwargs).arguments:
+            kwargs["device"] = "cpu"
+        return fn(*args, **kwargs)
     return small
 
 
 def _shrink(value: Any, limit: int) -> Any:
     return min(value, limit) if type(value) is int and value > limit else value
+
+
+class _LowerInts(ast.NodeTransformer):
+    """Integer literals above ``limit`` lowered to it (a size written in main(): ``rows, cols = 256, 5000``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if type(node.value) is int and node.value > self.limit:
+            return ast.copy_location(ast.Constant(self.limit), node)
+        return node
+
+
+def _cpu_sized(source: str, limit: int) -> ast.Module:
+    """The example's module with main()'s integer literals above ``limit`` lowered to it.
+
+    Sizes main() writes itself (``x = torch.randn(n, vocab)`` after ``n, vocab = 16384, 131072``) and
+    sizes it passes to its helpers (``random_jagged_2d(rows, cols)``) then agree: lowering only the
+    helpers' arguments gave ``y = torch.randn([256, 5000])`` next to a 32-row jagged tensor.
+    Line numbers are kept, so tracebacks point at the file's own lines.
+    """
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "main":
+            _LowerInts(limit).visit(node)
+    return ast.fix_missing_locations(tree)
 
 
 def _record_runs(path: Path, device: str, cpu_max: int) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
@@ -172,7 +225,8 @@ def _record_runs(path: Path, device: str, cpu_max: int) -> tuple[dict[str, Any],
     module.__dict__.update(namespace)
     namespace = module.__dict__
     sys.modules[name] = module
-    code = compile(path.read_text(), str(path), "exec")
+    source = path.read_text()
+    code = compile(_cpu_sized(source, cpu_max) if device == "cpu" else source, str(path), "exec")
     exec(code, namespace)  # noqa: S102 - the example, read and checked before it runs here
     calls: list[dict[str, Any]] = []
 
@@ -185,6 +239,13 @@ def _record_runs(path: Path, device: str, cpu_max: int) -> tuple[dict[str, Any],
 
     helion._testing.run_example = recorder  # for a `from helion._testing import run_example` inside check()
     if device == "cpu":
+        # The module's own kernels, where main() calls them itself (out = low_mem_dropout(p, x, seed)),
+        # take Helion's default config: Helion's autotuner cannot key its cache on a CPU (its
+        # local_cache asserts a device name and runtime version), and a notebook kernel without a
+        # tuned config takes the default too.
+        for value in namespace.values():
+            if isinstance(value, helion.Kernel) and not value.configs:
+                value.settings.autotune_effort = "none"
         for callee in _called_by_main(path.read_text()):
             original = namespace.get(callee)
             if callable(original) and not isinstance(original, helion.Kernel):
@@ -193,6 +254,15 @@ def _record_runs(path: Path, device: str, cpu_max: int) -> tuple[dict[str, Any],
     main = namespace.get("main")
     if not callable(main):
         return namespace, calls, "the example has no main()"
+    # which of the module's kernels main() calls itself (outside run_example: no reference to check against)
+    direct: set[int] = set()
+    kernel_call = helion.Kernel.__call__
+
+    def noting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        direct.add(id(self))
+        return kernel_call(self, *args, **kwargs)
+
+    helion.Kernel.__call__ = noting
     try:
         main()
     except BaseException as e:  # noqa: BLE001 - what main() raised is part of the row
@@ -200,7 +270,9 @@ def _record_runs(path: Path, device: str, cpu_max: int) -> tuple[dict[str, Any],
         where = f" at line {frames[-1].lineno} `{(frames[-1].line or '').strip()}`" if frames else ""
         message = str(e).strip().splitlines()[0] if str(e).strip() else ""
         error = f"main() raised {type(e).__name__}{where}: {message}".rstrip(": ")[:300]
-    _ = helion
+    finally:
+        helion.Kernel.__call__ = kernel_call
+    namespace["__kb_direct__"] = {name for name, value in namespace.items() if id(value) in direct}
     return namespace, calls, error
 
 
@@ -234,43 +306,98 @@ def _flat(value: Any) -> list[Any]:
     return [value]
 
 
+def _mismatch(got: list[Any], want: list[Any], rtol: float, atol: float, what: str,
+              relative_l2: float | None = None) -> str | None:
+    """The first pair of tensors that differ beyond the example's tolerances, in one line; None if none."""
+    import torch
+    from helion._testing import assert_relative_l2_close
+
+    for i, (g, w) in enumerate(zip(got, want)):
+        if isinstance(g, torch.Tensor) and isinstance(w, torch.Tensor):
+            try:
+                if relative_l2 is not None:
+                    assert_relative_l2_close(g, w, relative_l2)
+                else:
+                    torch.testing.assert_close(g.float(), w.float(), rtol=rtol, atol=atol)
+            except AssertionError as error:
+                lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+                return f"{what} {i}: " + "; ".join(lines[:3])
+    return None
+
+
+def _input_grads(fn: Any, args: tuple[Any, ...], grad_out: Any) -> tuple[list[Any], Any]:
+    """The gradients of ``fn``'s inputs that require them (fresh copies of the example's leaves), for
+    ``grad_out`` (a random one like the output when None), as Helion's ``run_example(bwd=True)`` takes them."""
+    import torch
+
+    leaves = tuple(a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.requires_grad else a
+                   for a in args)
+    out = _flat(fn(*leaves))[0]
+    grad_out = torch.randn_like(out) if grad_out is None else grad_out
+    out.backward(grad_out)
+    return [a.grad for a in leaves if isinstance(a, torch.Tensor) and a.requires_grad], grad_out
+
+
 def _check_through(run: dict[str, Any], namespace: dict[str, Any], notebook: dict[str, Any],
-                   kernels: list[str], called: list[str]) -> str | None:
+                   kernels: list[str], called: list[str], backward: set[str]) -> tuple[str | None, str | None]:
     """The example's wrapper run with the module's kernels rebound to the notebook's (the %%kernel
     cells; each one it calls is appended to ``called``), compared with the torch baseline at the
-    example's tolerances; None when it matches."""
+    example's tolerances: (forward mismatch, backward mismatch), None where they match.
+
+    For a ``run_example(..., bwd=True)`` call the wrapper's autograd backward runs too (the kernels
+    it calls are added to ``backward``), and the gradients of the inputs that require them are
+    compared with the baseline's for the same random output gradient.
+    """
     import inspect
 
     import torch
+
+    phase = ["forward"]
 
     def recording(name: str, kernel: Any) -> Any:
         signature = inspect.signature(kernel.fn)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             called.append(name)
+            if phase[0] == "backward" and name not in called[:-1]:
+                backward.add(name)
             bound = signature.bind(*args, **kwargs)  # the notebook's Kernel takes positional arguments
             bound.apply_defaults()
             return kernel(*bound.args)
         return call
 
-    saved = {name: namespace[name] for name in kernels if name in namespace and name in notebook}
+    # every module-level name bound to one of its kernels (``swiglu_fwd = _swiglu_fwd``) is rebound too
+    kernel_of = {id(namespace[name]): name for name in kernels if name in namespace and name in notebook}
+    saved = {alias: value for alias, value in namespace.items() if id(value) in kernel_of}
+    rtol, atol = run["kwargs"].get("rtol", 1e-2), run["kwargs"].get("atol", 1e-1)
+    bwd = bool(run["kwargs"].get("bwd"))
     try:
-        namespace.update({name: recording(name, notebook[name]) for name in saved})
+        namespace.update({alias: recording(kernel_of[id(value)], notebook[kernel_of[id(value)]])
+                          for alias, value in saved.items()})
         with torch.no_grad():
             got = _flat(run["kernel"](*run["args"]))
+        with torch.no_grad():
+            want = _flat(run["baseline"](*run["args"]))
+        forward = _mismatch(got, want, rtol, atol, "output")
+        if not bwd:
+            return forward, None
+        want_grads, grad_out = _input_grads(run["baseline"], run["args"], None)
+        # the forward again, with autograd recording: the wrapper's backward calls the notebook's kernels
+        phase[0] = "forward-again"
+        with torch.enable_grad():
+            leaves = tuple(a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.requires_grad
+                           else a for a in run["args"])
+            out = _flat(run["kernel"](*leaves))[0]
+            phase[0] = "backward"
+            out.backward(grad_out)
+        got_grads = [a.grad for a in leaves if isinstance(a, torch.Tensor) and a.requires_grad]
+        missing = [i for i, (g, w) in enumerate(zip(got_grads, want_grads)) if (g is None) != (w is None)]
+        if missing:
+            return forward, f"input {missing[0]}'s gradient is {'missing' if got_grads[missing[0]] is None else 'extra'}"
+        return forward, _mismatch(got_grads, want_grads, rtol, atol, "gradient of input",
+                                  run["kwargs"].get("bwd_relative_l2"))
     finally:
         namespace.update(saved)
-    with torch.no_grad():
-        want = _flat(run["baseline"](*run["args"]))
-    rtol, atol = run["kwargs"].get("rtol", 1e-2), run["kwargs"].get("atol", 1e-1)
-    for i, (g, w) in enumerate(zip(got, want)):
-        if isinstance(g, torch.Tensor) and isinstance(w, torch.Tensor):
-            try:
-                torch.testing.assert_close(g.float(), w.float(), rtol=rtol, atol=atol)
-            except AssertionError as error:
-                lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-                return f"output {i}: " + "; ".join(lines[:3])
-    return None
 
 
 def run_example(path: Path, device: str, tune: int, cpu_max: int, save: Any = None) -> list[dict[str, Any]]:
@@ -325,9 +452,11 @@ def run_example(path: Path, device: str, tune: int, cpu_max: int, save: Any = No
             break
         via = getattr(call["kernel"], "__name__", "a wrapper")
         called: list[str] = []
-        ip.user_ns["_kb_through"] = lambda call=call, called=called: _check_through(
-            call, namespace, ip.user_ns, list(defined), called)
-        _log(f"{path.stem}: checking through {via}")
+        backward: set[str] = set()
+        ip.user_ns["_kb_through"] = lambda call=call, called=called, backward=backward: _check_through(
+            call, namespace, ip.user_ns, list(defined), called, backward)
+        bwd = bool(call["kwargs"].get("bwd"))
+        _log(f"{path.stem}: checking through {via}{' (forward and backward)' if bwd else ''}")
         t1 = time.perf_counter()
         result = ip.run_cell("_kb_mismatch = _kb_through()")
         error = result.error_in_exec or result.error_before_exec
@@ -335,15 +464,19 @@ def run_example(path: Path, device: str, tune: int, cpu_max: int, save: Any = No
             row = by_name[name]
             if row["check"] or name in runs:
                 continue
-            forward = " (forward only)" if call["kwargs"].get("bwd") else ""
             if error is not None and name == called[-1]:
                 row["check"], row["error"] = "error", f"(in the example's {via}) " + _one_line(error)
             elif error is not None:
                 row["check"], row["error"] = "ran", f"ran in the example's {via}, which then failed in {called[-1]}"
             else:
-                mismatch = ip.user_ns["_kb_mismatch"]
+                forward, grads = ip.user_ns["_kb_mismatch"]
+                if name in backward:  # its outputs are the input gradients
+                    mismatch, how = grads, " (backward: input gradients against torch autograd's)"
+                else:
+                    mismatch = forward or grads
+                    how = " (forward and backward)" if bwd else ""
                 row["check"] = "pass" if mismatch is None else "FAIL"
-                row["error"] = f"checked through the example's {via}{forward}" + (f": {mismatch}" if mismatch else "")
+                row["error"] = f"checked through the example's {via}{how}" + (f": {mismatch}" if mismatch else "")
             row["seconds"] = round(row["seconds"] + time.perf_counter() - t1, 2)
         if error is not None and not called:
             main_error = main_error or f"the example's {via} failed before calling a kernel: {_one_line(error)}"
@@ -363,8 +496,16 @@ def run_example(path: Path, device: str, tune: int, cpu_max: int, save: Any = No
         _log(f"{path.stem}: checking {name}")
         if run is None:
             row["check"] = "no input"
-            row["error"] = (main_error or "main() never passes this kernel to run_example directly "
-                            "(only through a wrapper, or not at all)")
+            if main_error:
+                row["error"] = main_error
+            elif name in namespace.get("__kb_direct__", ()):
+                row["error"] = ("main() calls this kernel itself, not through run_example: the example "
+                                "compares its output on its own, with no torch reference given to check it here")
+            elif "pallas" in name.lower():
+                row["error"] = "a Pallas (TPU) variant: the example calls it only when Helion's backend is pallas"
+            else:
+                row["error"] = ("main() never passes this kernel to run_example (directly, through a wrapper, "
+                                "or the autograd backward of a bwd=True call)")
             continue
         args, ref, kwargs = run["args"], run["baseline"], run["kwargs"]
         ints = any(isinstance(a, torch.Tensor) and not (a.is_floating_point() or a.is_complex()) for a in args)
@@ -420,7 +561,8 @@ def _examples(directory: Path, only: set[str] | None) -> list[tuple[Path, str | 
 def _child(path: Path, args: argparse.Namespace, out: Path) -> list[dict[str, Any]]:
     result = out / f".{path.stem}.json"
     command = [sys.executable, __file__, "--worker", str(path), "--result", str(result), "--device", args.device,
-               "--tune", str(args.tune if path.stem in args.tune_only else 0), "--cpu-max", str(args.cpu_max)]
+               "--tune", str(args.tune if path.stem in args.tune_only else 0),
+               "--cpu-max", str(max(args.cpu_max, CPU_MAX_AT_LEAST.get(path.stem, 0)))]
     root = str(Path(__file__).resolve().parents[1])  # kernelbench itself, installed or not
     path_env = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
     env = {**os.environ, "KERNELBENCH_DEVICE": args.device, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path_env}
@@ -532,6 +674,7 @@ def main() -> None:
     summary = {
         "device": device, "date": dt.date.today().isoformat(), "wall_s": round(time.perf_counter() - started, 1),
         "examples": str(args.examples), "tune_budget": args.tune, "cpu_max": args.cpu_max,
+        "cpu_max_at_least": CPU_MAX_AT_LEAST if args.device == "cpu" else {},
         "kernels": sum(1 for r in rows if r["kernel"]),
         "defined": sum(r["define"] == "ok" for r in rows), "passed": sum(r["check"] == "pass" for r in rows),
         "rows": rows,

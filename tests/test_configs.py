@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import helion
+import helion.language as hl
 import pytest
 import torch
 from IPython.core.error import UsageError
@@ -232,3 +233,28 @@ def test_decorator_text_is_one_knob_per_line_and_parses_to_the_same_config() -> 
     call = decorated.decorator_list[0].keywords[0].value  # type: ignore[attr-defined]
     assert {k.arg: ast.literal_eval(k.value) for k in call.keywords} == dict(config.config)
     assert decorator_text(helion.Config()) == "@helion.kernel(config=helion.Config())"
+
+
+@helion.kernel(config=helion.Config(block_sizes=[4], indexing="block_ptr"))
+def _rowsum_block_ptr(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty([x.size(0)], dtype=x.dtype, device=x.device)
+    for tile_m in hl.tile(x.size(0)):
+        out[tile_m] = x[tile_m, :].sum(-1)
+    return out
+
+
+def test_a_block_ptr_config_runs_where_triton_has_no_block_pointers() -> None:
+    """Triton 3.8 removed block pointers (triton-lang/triton#9668): the space offers only ``pointer``,
+    but Helion lowers ``indexing="block_ptr"`` as ``pointer``, so a config written for an older Triton
+    (Helion's long_sum example pins one) must still validate and run."""
+    from helion._compat import supports_block_ptr
+
+    x = torch.randn(8, 32, device=kernelbench.DEVICE)
+    pinned = kernelbench.kernel(_rowsum_block_ptr)
+    torch.testing.assert_close(pinned(x), x.sum(-1), rtol=1e-5, atol=1e-5)
+    spec = _rowsum_block_ptr.bind((x,)).config_spec
+    for indexing in ("block_ptr", "pointer"):
+        validate_config(helion.Config(indexing=indexing), spec)
+    if not supports_block_ptr():
+        with pytest.raises(ConfigError, match="'indexing' of this kernel is 'blockptr'"):
+            validate_config(helion.Config(indexing="blockptr"), spec)

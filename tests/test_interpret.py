@@ -1,13 +1,21 @@
-"""The interpreter shims: libdevice stubs, reductions, bf16 values, casts, argmax, cooperative grids."""
+"""The interpreter shims: libdevice stubs, reductions, bf16 values, casts, argmax, cooperative grids,
+bounds and same-address store checks, the int overflow check."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import helion.language as hl
+import numpy as np
 import pytest
 import torch
 
 import kernelbench
 from kernelbench._errors import KernelbenchError
+
+import triton  # noqa: E402  (isort: skip)  after kernelbench: it switches the interpreter on
+import triton.language as tl  # noqa: E402
+
 from tests.kernels.interp_cases import (
     affine_recurrence,
     cast_into,
@@ -277,3 +285,77 @@ def test_tuple_scan_with_a_non_commutative_combine(reverse: bool) -> None:
         h = sa[:, j] * h + sb[:, j]
         expected[:, j] = h
     torch.testing.assert_close(affine_recurrence(a, b, reverse), expected.flip(-1) if reverse else expected)
+
+
+@kernelbench.kernel
+def gather_rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    out = torch.empty([idx.size(0), x.size(1)], dtype=x.dtype, device=x.device)
+    for tile in hl.tile(idx.size(0)):
+        out[tile, :] = x[idx[tile], :]
+    return out
+
+
+@kernelbench.kernel
+def scatter_rows(x: torch.Tensor, idx: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    for tile in hl.tile(idx.size(0)):
+        out[idx[tile], :] = x[tile, :]
+    return out
+
+
+def test_a_load_past_the_end_of_a_tensor_raises_at_its_line() -> None:
+    x = torch.randn(8, 16)
+    with pytest.raises(KernelbenchError, match=r"x\[idx\[tile\], :\].*load of 16 element\(s\) outside every "
+                                               r"tensor argument's memory, the first at element 144 of `x`, which holds 128"):
+        gather_rows(x, torch.tensor([0, 3, 9, 2]))
+    with pytest.raises(KernelbenchError, match="element -16 of `x`"):
+        gather_rows(x, torch.tensor([0, -1]))
+
+
+def test_a_slice_owns_its_elements_not_its_whole_storage() -> None:
+    big = torch.randn(12, 16)
+    x = big[2:10]
+    idx = torch.randint(0, 8, (37,))  # 37: the last tile's masked-off lanes point past the end, masked
+    torch.testing.assert_close(gather_rows(x, idx), x[idx])
+    with pytest.raises(KernelbenchError, match="element 128 of `x`, which holds 128"):
+        gather_rows(x, torch.tensor([8]))  # big's row 10: in the storage, past the slice
+
+
+def test_a_store_of_different_values_to_one_address_raises() -> None:
+    x, out = torch.randn(4, 16), torch.zeros(4, 16)
+    with pytest.raises(KernelbenchError, match=r"out\[idx\[tile\], :\].*different values to the same address"):
+        scatter_rows(x, torch.tensor([0, 1, 1, 3]), out)
+
+
+def test_a_store_of_one_value_from_several_lanes_is_not_a_clash() -> None:
+    x, out = torch.randn(1, 16).expand(4, 16).contiguous(), torch.zeros(4, 16)
+    scatter_rows(x, torch.tensor([0, 1, 1, 3]), out)
+    torch.testing.assert_close(out[1], x[0])
+    assert not out[2].any()
+
+
+@triton.jit
+def _times_three_plus_one(x: Any, out: Any, n: Any, BLOCK: tl.constexpr) -> None:
+    offsets = tl.arange(0, BLOCK)
+    tl.store(out + offsets, tl.load(x + offsets, mask=offsets < n) * 3 + 1, mask=offsets < n)
+
+
+def test_int32_overflow_is_still_caught_by_the_numpy_check() -> None:
+    x = torch.tensor([1, 2, 3], dtype=torch.int32)
+    out = torch.empty_like(x)
+    _times_three_plus_one[(1,)](x, out, 3, BLOCK=4)
+    assert out.tolist() == [4, 7, 10]
+    with pytest.raises(Exception, match="int32 overflow detected for operation mul"):
+        _times_three_plus_one[(1,)](torch.tensor([1, 2**30, 3], dtype=torch.int32), out, 3, BLOCK=4)
+
+
+
+def test_an_argument_inside_another_leaves_the_outer_ones_memory_in_bounds() -> None:
+    from kernelbench.core.interpret import _LaunchMemory
+
+    memory = _LaunchMemory()
+    memory.enter(1, [(1000, 1400, "x"), (1040, 1080, "row")])  # x and a row of it, both passed
+    memory.check("load", np.array([1000, 1200, 1396]), 4)  # past the row, still inside x
+    with pytest.raises(IndexError, match="element 100 of `x`, which holds 100"):
+        memory.check("load", np.array([1200, 1400]), 4)
+    memory.leave(1)
+    memory.check("load", np.array([5]), 4)  # no launch running: nothing to check against

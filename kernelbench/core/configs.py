@@ -195,10 +195,31 @@ def validate_config(config: helion.Config, config_spec: Any, name: str = "this k
         if knob is None:
             raise ConfigError(f"unknown knob {key!r} for {name}; its knobs are {', '.join(sorted(knobs))}")
         _literal(key, value)  # plain literals only (exact types), whatever the knob
-        problem = _problem(knob, value)
+        problem = _problem(knob, _as_lowered(key, value, knob))
         if problem is not None:
             raise ConfigError(f"config knob {key!r} of {name} is {value!r}; it must be {problem}")
     return config
+
+
+def _as_lowered(key: str, value: Any, knob: _Knob) -> Any:
+    """``value`` as Helion lowers it, where it accepts a value its space no longer offers.
+
+    ``indexing="block_ptr"``: Triton 3.8 removed block pointers (triton-lang/triton#9668), so the
+    space offers only ``pointer`` (and ``tensor_descriptor``), but Helion still takes a config that
+    names them and lowers them as ``pointer`` (with a ``BlockPtrIndexingUnavailable`` warning):
+    configs written for an older Triton, like a pinned ``@helion.kernel(config=...)``, keep working.
+    """
+    if key != "indexing" or knob.fragments is None:
+        return value
+    enums = [f.inner if isinstance(f, ListOf) else f for f in knob.fragments]
+    choices = {choice for f in enums if isinstance(f, EnumFragment) for choice in f.choices}
+    if "block_ptr" in choices or "pointer" not in choices:
+        return value
+    if value == "block_ptr":
+        return "pointer"
+    if type(value) in (list, tuple):
+        return type(value)("pointer" if v == "block_ptr" else v for v in value)
+    return value
 
 
 def _problem(knob: _Knob, value: Any) -> str | None:
