@@ -231,7 +231,7 @@ def evaluate(
 def _with_trace(error: BaseException) -> str:
     """The one-line error, then the innermost frames (where in the generated code it failed): whole
     lines of the traceback, its last ~500 characters."""
-    lines = traceback.format_exc(limit=-2).splitlines()
+    lines = [line for line in traceback.format_exc(limit=-2).splitlines() if line.strip()]
     while len(lines) > 1 and sum(len(line) + 1 for line in lines) > 500:
         lines.pop(0)
     return short_error(error) + "\n" + "\n".join(lines)
