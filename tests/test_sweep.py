@@ -393,9 +393,9 @@ def helion_config(**knobs: Any) -> Any:
 
 @interpreter_only
 def test_time_limit_is_kept_to_within_a_run() -> None:
-    x = torch.randn(16, 16, device=DEV)
-    # One tile, then configs of 128 tiny tiles (a second a run): the limit comes mid-candidate.
-    grid = {"block_sizes": [[16, 16], [1, 2], [2, 1], [1, 4]]}
+    x = torch.randn(32, 32, device=DEV)
+    # One tile of 32x32, then configs of 512 tiny tiles (~0.5 s a run): the limit comes mid-candidate.
+    grid = {"block_sizes": [[32, 32], [1, 2], [2, 1], [1, 4]]}
     result = tiles.scale.tune(x, ref=lambda t: t * 3, fixed=grid, time_limit=0.5, live=False)
     assert result.stopped == "time_limit" and 1 <= len(result.candidates) < 4
     # What is recorded was measured (the slow one cut short after one run); none is half-measured.
