@@ -152,11 +152,14 @@ def test_importing_the_package_loads_no_layer_above_core() -> None:
 @pytest.mark.slow
 def test_a_worker_process_loads_no_store_bench_io_or_ui_module() -> None:
     from kernelbench.core.evaluate import Problem
-    from kernelbench.tune.worker.pool import EvalWorker, _Pool
+    from kernelbench.tune.worker.pool import EvalWorker, _Pool, release_workers
     from kernelbench.tune.worker.recipe import recipe_for
 
     from .kernels import tiles
 
+    # A fresh worker: a parked one may have rebuilt a KernelBench problem's reference, which loads
+    # kernelbench.io.problem by name (as it runs the problem's file), not through the worker's imports.
+    release_workers()
     x = torch.randn(16, 16, device=kernelbench.DEVICE)
     worker = EvalWorker(_Pool(recipe_for(tiles.scale), Problem("scale", (x,), [((x,), [x * 3])], [x])))
     try:
