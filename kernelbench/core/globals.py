@@ -30,7 +30,7 @@ import torch
 
 from kernelbench._errors import KernelbenchError
 
-__all__ = ["Helper", "KernelGlobals", "Unsupported", "classify_globals", "constant_source", "is_constant"]
+__all__ = ["Helper", "KernelGlobals", "Unsupported", "classify_globals", "constant_source", "importable", "is_constant"]
 
 _SCALARS = (bool, int, float, str, type(None))
 
@@ -139,20 +139,25 @@ def _parse(func: types.FunctionType) -> tuple[ast.FunctionDef | ast.AsyncFunctio
     raise SyntaxError(f"no `def {func.__name__}` in its source")
 
 
-def _importable(value: Any) -> tuple[str, str] | None:
-    """``(module, qualname)`` when ``import module; module.qualname`` gives ``value`` (e.g. ``math.sqrt``)."""
-    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
-    if not isinstance(module, str) or not isinstance(qualname, str):
+def importable(value: Any) -> tuple[str, str] | None:
+    """``(module, qualname)`` when ``import module; module.qualname`` gives ``value`` itself (e.g.
+    ``math.sqrt``); a builtin whose qualified name is its class's (``torch.clone``:
+    ``_VariableFunctionsClass.clone``) is found by its plain name."""
+    module = getattr(value, "__module__", None)
+    if not isinstance(module, str) or not module or module == "__main__" or module.startswith("_kernelbench"):
         return None
-    if not module or not qualname or "<" in qualname or module == "__main__" or module.startswith("_kernelbench"):
-        return None
-    try:
-        target: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except Exception:  # noqa: BLE001 - importing user modules can raise anything; then it is not importable
-        return None
-    return (module, qualname) if target is value else None
+    for qualname in dict.fromkeys([getattr(value, "__qualname__", None), getattr(value, "__name__", None)]):
+        if not isinstance(qualname, str) or not qualname or "<" in qualname:
+            continue
+        try:
+            target: Any = importlib.import_module(module)
+            for part in qualname.split("."):
+                target = getattr(target, part)
+        except Exception:  # noqa: BLE001 - importing user modules can raise anything; then it is not importable
+            continue
+        if target is value:
+            return module, qualname
+    return None
 
 
 def _is_kernel(value: Any) -> bool:
@@ -217,10 +222,10 @@ def classify_globals(fn: types.FunctionType) -> KernelGlobals:
         elif (
             isinstance(value, types.FunctionType)
             and value.__name__ == name
-            and (value.__globals__ is reader.__globals__ or _importable(value) is None)
+            and (value.__globals__ is reader.__globals__ or importable(value) is None)
         ):
             _helper(name, value)
-        elif (path := _importable(value)) is not None:
+        elif (path := importable(value)) is not None:
             found.importable[name] = path
         else:
             found.unsupported.append(Unsupported(name, type(value).__name__))
@@ -232,7 +237,7 @@ def classify_globals(fn: types.FunctionType) -> KernelGlobals:
             found.unsupported.append(Unsupported(name, type(value).__name__, "its source cannot be read"))
             return
         if node.decorator_list or inspect.unwrap(value) is not value:
-            found.decorated[name] = _importable(value)
+            found.decorated[name] = importable(value)
             return
         if value.__closure__:
             found.unsupported.append(Unsupported(name, type(value).__name__, "it is a closure over local variables"))

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from kernelbench._errors import SweepError
+from kernelbench.core.globals import importable
 from kernelbench.core.target import KernelTarget
 
 __all__ = ["Recipe", "materialise", "rebuild_reference", "recipe_for", "reference_recipe"]
@@ -233,22 +234,6 @@ def _resolve(module: str, qualname: str) -> Any:
     return target
 
 
-def _importable(fn: Any) -> tuple[str, str] | None:
-    """``(module, qualname)`` that give back ``fn`` itself in an installed module, else None."""
-    module = getattr(fn, "__module__", None)
-    if not isinstance(module, str) or module == "__main__" or not _installed(module):
-        return None
-    for qualname in dict.fromkeys([getattr(fn, "__qualname__", ""), getattr(fn, "__name__", "")]):
-        if not qualname or "<" in qualname:
-            continue
-        try:
-            if _resolve(module, qualname) is fn:
-                return module, qualname
-        except (ImportError, AttributeError):
-            continue
-    return None
-
-
 def reference_recipe(ref: Callable[..., Any], args: Sequence[Any]) -> dict[str, Any] | None:
     """How a worker rebuilds the reference ``ref`` (as called on ``args``) by name, or None when it
     cannot (a lambda, a notebook function: its outputs are sent instead).
@@ -271,8 +256,8 @@ def reference_recipe(ref: Callable[..., Any], args: Sequence[Any]) -> dict[str, 
     bound_kwargs: dict[str, Any] = {}
     if isinstance(ref, functools.partial):
         bound_args, bound_kwargs, ref = list(ref.args), dict(ref.keywords), ref.func
-    found = _importable(ref)
-    if found is None:
+    found = importable(ref)
+    if found is None or not _installed(found[0]):
         return None
     try:
         encoded_args, encoded_kwargs = [_encode(a) for a in bound_args], _encode(bound_kwargs)
